@@ -1,0 +1,57 @@
+"""kdream: DeepDream on InceptionV3 with Keras 3, the same code on TensorFlow, JAX and PyTorch.
+
+Example:
+    >>> import kdream
+    >>> from kdream.imageio import load_sample
+    >>> picture = kdream.dream(load_sample().rgb, layers={"mixed4": 1.0}, steps=8)  # doctest: +SKIP
+
+Pick the backend with ``KERAS_BACKEND`` before the first use of the API. Importing
+``kdream`` itself does not import Keras (so the CLI can still choose the backend):
+the names below load on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "DreamConfig": "kdream.config",
+    "DreamCancelled": "kdream.dreamer",
+    "Dreamer": "kdream.dreamer",
+    "Progress": "kdream.dreamer",
+    "Objective": "kdream.objectives",
+    "channel": "kdream.objectives",
+    "layer": "kdream.objectives",
+    "layers": "kdream.objectives",
+}
+
+__all__ = sorted([*_LAZY, "__version__", "dream"])
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kdream' has no attribute {name!r}")
+
+
+def dream(image, config=None, *, weights="auto", **parameters):
+    """Dream one image (uint8, H x W x 3) and return the dreamed uint8 image.
+
+    Loads the model each call; use :class:`Dreamer` to dream many images.
+    ``parameters`` override fields of ``config`` (or of the default recipe).
+
+    Example:
+        >>> import numpy as np, kdream
+        >>> out = kdream.dream(np.zeros((80, 80, 3), np.uint8), weights="random", steps=1)
+        >>> out.shape, out.dtype
+        ((80, 80, 3), dtype('uint8'))
+    """
+    from kdream.config import DreamConfig
+    from kdream.dreamer import Dreamer
+
+    config = config or DreamConfig()
+    if parameters:
+        config = config.replace(**parameters)
+    return Dreamer(weights=weights).dream(image, config)

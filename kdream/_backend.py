@@ -1,0 +1,147 @@
+"""The one place that knows which framework runs Keras.
+
+Everything else in kdream speaks ``keras.ops``. Here live the two things Keras 3
+does not abstract: the gradient of the objective with respect to the *input*
+image, and how functions are compiled. Frameworks are imported lazily, inside
+the functions that need them, so importing kdream never loads the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import keras
+
+
+def name() -> str:
+    """The active Keras backend: ``"tensorflow"``, ``"jax"`` or ``"torch"``."""
+    return keras.backend.backend()
+
+
+@dataclasses.dataclass
+class TraceCounter:
+    """Counts how often compiled functions are traced (a retrace = a recompilation)."""
+
+    traces: int = 0
+
+    def tick(self) -> None:
+        self.traces += 1
+
+
+TRACES = TraceCounter()
+"""Process-wide trace counter, read by tests and benchmarks."""
+
+
+def compile_function(function: Callable, counter: TraceCounter = TRACES) -> Callable:
+    """Compile a pure tensor function once per input shape (eager on torch).
+
+    TensorFlow: ``tf.function`` (XLA only on a GPU). JAX: ``jax.jit``. PyTorch stays
+    eager: ``torch.compile`` costs minutes on a small CPU for little gain here.
+    """
+
+    def traced(*args):
+        counter.tick()  # Python code runs only while tracing
+        return function(*args)
+
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(traced, jit_compile=_tensorflow_on_gpu(), reduce_retracing=False)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(traced)
+    return function
+
+
+def roll_shift(shift: tuple[int, int]):
+    """The shift argument for ``ops.roll`` inside compiled functions.
+
+    A tensor lets compiled code take any shift without retracing; eager torch's
+    ``torch.roll`` only takes Python ints.
+    """
+    if name() == "torch":
+        return tuple(int(s) for s in shift)
+    import numpy as np
+
+    return keras.ops.convert_to_tensor(np.asarray(shift, dtype="int32"))
+
+
+def input_gradient(model: keras.Model, objective_of_outputs: Callable, counter=TRACES):
+    """Build ``gradient(images) -> (per_image_objective, d objective / d images)``.
+
+    ``objective_of_outputs(outputs)`` maps the model's outputs to one value per
+    image (shape (N,)); their sum is differentiated, so each image in the batch
+    gets the gradient of its own value only. Weights are constants: no weight
+    gradient is ever computed.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        return _tensorflow_gradient(model, objective_of_outputs, counter)
+    if backend == "jax":
+        return _jax_gradient(model, objective_of_outputs, counter)
+    if backend == "torch":
+        return _torch_gradient(model, objective_of_outputs)
+    raise RuntimeError(f"kdream supports tensorflow, jax and torch, not {backend!r}")
+
+
+def _tensorflow_on_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def _tensorflow_gradient(model, objective_of_outputs, counter):
+    import tensorflow as tf
+
+    def gradient(images):
+        counter.tick()
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            values = objective_of_outputs(model(images, training=False))
+            total = tf.reduce_sum(values)
+        return values, tape.gradient(total, images)
+
+    return tf.function(gradient, jit_compile=_tensorflow_on_gpu(), reduce_retracing=False)
+
+
+def _jax_gradient(model, objective_of_outputs, counter):
+    import jax
+    import jax.numpy as jnp
+
+    def total_objective(images, trainable, non_trainable):
+        outputs, _ = model.stateless_call(trainable, non_trainable, images, training=False)
+        values = objective_of_outputs(outputs)
+        return jnp.sum(values), values
+
+    def gradient(images, trainable, non_trainable):
+        counter.tick()
+        (_, values), grads = jax.value_and_grad(total_objective, has_aux=True)(
+            images, trainable, non_trainable
+        )
+        return values, grads
+
+    compiled = jax.jit(gradient)
+    # Weights go in as arguments: closing over them would bake 22M constants into the
+    # compiled program (slow to compile, duplicated in memory).
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    return lambda images: compiled(images, trainable, non_trainable)
+
+
+def _torch_gradient(model, objective_of_outputs):
+    import torch
+
+    for variable in model.variables:
+        variable.value.requires_grad_(False)
+
+    def gradient(images):
+        with torch.enable_grad():
+            images = images.detach().requires_grad_(True)
+            values = objective_of_outputs(model(images, training=False))
+            (grads,) = torch.autograd.grad(values.sum(), images)
+        return values.detach(), grads
+
+    return gradient

@@ -1,0 +1,141 @@
+"""The dream recipe: every parameter of a run in one validated, frozen object.
+
+The defaults ARE the recipe printed in the README; the CLI, the TUI, the API and
+the benchmarks all build their runs from a :class:`DreamConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+OCTAVE_MODES = ("detail", "rescale")
+REDUCTIONS = ("square", "mean")
+
+DEFAULT_LAYERS = (("mixed3", 1.0), ("mixed5", 1.5))
+
+
+def _freeze_layers(layers: Mapping[str, float] | Any) -> tuple[tuple[str, float], ...]:
+    items = layers.items() if isinstance(layers, Mapping) else layers
+    return tuple((str(name), float(weight)) for name, weight in items)
+
+
+def _freeze_channels(channels: Any) -> tuple[tuple[str, tuple[int, ...], float], ...]:
+    frozen = []
+    for entry in channels:
+        layer, indices, *rest = entry
+        if isinstance(indices, int):
+            indices = (indices,)
+        weight = float(rest[0]) if rest else 1.0
+        frozen.append((str(layer), tuple(int(i) for i in indices), weight))
+    return tuple(frozen)
+
+
+@dataclasses.dataclass(frozen=True)
+class DreamConfig:
+    """All parameters of a dream. Invalid values raise ``ValueError`` naming the field.
+
+    Example:
+        >>> cfg = DreamConfig(layers={"mixed4": 1.0}, steps=5, seed=7)
+        >>> cfg.octaves
+        4
+        >>> cfg.replace(steps=3).steps
+        3
+    """
+
+    layers: tuple[tuple[str, float], ...] = DEFAULT_LAYERS
+    """Layer name -> weight; negative weights suppress a layer."""
+    channels: tuple[tuple[str, tuple[int, ...], float], ...] = ()
+    """Extra channel terms: (layer, channel indices, weight)."""
+    reduction: str = "square"
+    """How a layer's activations become a number: mean of squares or plain mean."""
+    octaves: int = 4
+    octave_scale: float = 1.4
+    octave_mode: str = "detail"
+    steps: int = 12
+    """Gradient-ascent steps per octave."""
+    step_size: float = 0.012
+    """Per-step change in [-1, 1] pixel units, applied to the mean-abs-normalised gradient."""
+    tile_size: int = 512
+    tile_batch: int = 2
+    """How many equal-size tiles go through the network in one pass."""
+    jitter: int = 64
+    """Largest random roll in pixels (each step), so tile seams move around."""
+    smoothing: float = 2.0
+    """Final sigma (pixels) of the gradient smoothing; it grows to this over each octave. 0 = off."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", _freeze_layers(self.layers))
+        object.__setattr__(self, "channels", _freeze_channels(self.channels))
+        self._validate()
+
+    def _validate(self) -> None:
+        if not self.layers and not self.channels:
+            raise ValueError("layers: give at least one layer (or a channel objective)")
+        for name, weight in self.layers:
+            if not math.isfinite(weight):
+                raise ValueError(f"layers: weight of {name!r} must be a finite number")
+        for layer, indices, weight in self.channels:
+            if not indices or min(indices) < 0:
+                raise ValueError(f"channels: indices of {layer!r} must be >= 0 and not empty")
+            if not math.isfinite(weight):
+                raise ValueError(f"channels: weight of {layer!r} must be a finite number")
+        _check_choice("reduction", self.reduction, REDUCTIONS)
+        _check_choice("octave_mode", self.octave_mode, OCTAVE_MODES)
+        _check_range("octaves", self.octaves, 1, 12, integer=True)
+        _check_range("octave_scale", self.octave_scale, 1.01, 4.0)
+        _check_range("steps", self.steps, 1, 10_000, integer=True)
+        _check_range("step_size", self.step_size, 1e-5, 1.0)
+        _check_range("tile_size", self.tile_size, 75, 4096, integer=True)
+        _check_range("tile_batch", self.tile_batch, 1, 64, integer=True)
+        _check_range("jitter", self.jitter, 0, 4096, integer=True)
+        _check_range("smoothing", self.smoothing, 0.0, 20.0)
+        _check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
+
+    def replace(self, **changes: Any) -> DreamConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, used in the recipe embedded in output PNGs."""
+        return {
+            "layers": {name: weight for name, weight in self.layers},
+            "channels": [[layer, list(idx), weight] for layer, idx, weight in self.channels],
+            **{
+                field.name: getattr(self, field.name)
+                for field in dataclasses.fields(self)
+                if field.name not in ("layers", "channels")
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DreamConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown recipe parameter(s): {', '.join(unknown)}")
+        return cls(**dict(data))
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """Every layer the objective reads, in first-use order."""
+        names = [name for name, _ in self.layers] + [layer for layer, _, _ in self.channels]
+        return tuple(dict.fromkeys(names))
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}: must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def _check_range(name: str, value: Any, low: float, high: float, integer: bool = False) -> None:
+    kind = "an integer" if integer else "a number"
+    valid_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not valid_type or not math.isfinite(value):
+        raise ValueError(f"{name}: must be {kind} in [{low}, {high}] (got {value!r})")
+    if not low <= value <= high:
+        raise ValueError(f"{name}: must be in [{low}, {high}] (got {value!r})")

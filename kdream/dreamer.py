@@ -1,0 +1,170 @@
+"""The run: octaves of ascent steps over one image, with progress reports and cancel.
+
+The CLI, the TUI and the benchmarks all drive this one loop.
+
+Example:
+    >>> dreamer = Dreamer(weights="inception2015")                   # doctest: +SKIP
+    >>> picture = dreamer.dream(photo, DreamConfig(layers={"mixed4": 1.0}))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+from keras import ops
+
+from kdream import _backend
+from kdream.ascent import AscentStep, draw_shift, sigma_at
+from kdream.config import DreamConfig
+from kdream.models import FeatureExtractor, build_inception, to_model_range, to_uint8
+from kdream.objectives import Objective, from_config
+from kdream.octaves import next_octave_image, octave_sizes, resize
+
+
+class DreamCancelled(Exception):
+    """Raised by :meth:`Dreamer.dream` when its ``cancel`` signal was set between steps."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """What the run reports after every step. ``image()`` copies the current dream to
+    the host (uint8, at the current octave's size) only when asked."""
+
+    octave: int
+    octaves: int
+    step: int
+    steps: int
+    loss: float
+    size_hw: tuple[int, int]
+    fraction: float
+    """Share of the run's work done (octaves weighted by their pixel count)."""
+    elapsed: float
+    _snapshot: Callable[[], np.ndarray] = dataclasses.field(repr=False, compare=False)
+
+    def image(self) -> np.ndarray:
+        return to_uint8(self._snapshot())
+
+    @property
+    def eta(self) -> float:
+        """Seconds left, extrapolated from the work done so far."""
+        return self.elapsed * (1.0 - self.fraction) / max(self.fraction, 1e-9)
+
+
+class Dreamer:
+    """Loads InceptionV3 and its weights once, then dreams any number of images.
+
+    Compiled steps are cached per objective and image shape, so a second image of
+    the same size starts at full speed.
+
+    Example:
+        >>> dreamer = Dreamer(weights="random")
+        >>> photo = np.zeros((96, 128, 3), np.uint8)
+        >>> dreamer.dream(photo, DreamConfig(octaves=1, steps=2)).shape
+        (96, 128, 3)
+    """
+
+    def __init__(self, weights="auto"):
+        self.model, self.weights = build_inception(weights)
+        self._ascent_steps: dict[Objective, AscentStep] = {}
+
+    @property
+    def backend(self) -> str:
+        return _backend.name()
+
+    def ascent_step(self, objective: Objective | DreamConfig) -> AscentStep:
+        """The compiled step for an objective (or a recipe's objective), built on first use."""
+        if isinstance(objective, DreamConfig):
+            objective = from_config(objective)
+        if objective not in self._ascent_steps:
+            extractor = FeatureExtractor.build(objective.layer_names, base=self.model)
+            self._ascent_steps[objective] = AscentStep(extractor, objective)
+        return self._ascent_steps[objective]
+
+    def octave_sizes(self, image_hw, config: DreamConfig, objective=None):
+        """The sizes a dream of an ``image_hw`` image visits, smallest first."""
+        extractor = self.ascent_step(objective or from_config(config)).extractor
+        return octave_sizes(image_hw, config.octaves, config.octave_scale, extractor.min_side())
+
+    def dream(
+        self,
+        image: np.ndarray,
+        config: DreamConfig | None = None,
+        *,
+        objective: Objective | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        cancel: Callable[[], bool] | object | None = None,
+    ) -> np.ndarray:
+        """Dream an RGB uint8 image (H, W, 3); returns a uint8 image of the same size.
+
+        ``objective`` overrides the config's layers and channels. ``on_progress`` gets a
+        :class:`Progress` after every step. ``cancel`` (a ``threading.Event`` or a
+        function returning bool) is checked between steps; when set,
+        :class:`DreamCancelled` is raised.
+        """
+        config = config or DreamConfig()
+        original = to_model_range(_check_image(image))
+        step = self.ascent_step(objective or from_config(config))
+        sizes = self.octave_sizes(original.shape[:2], config, step.objective)
+        rng = np.random.default_rng(config.seed)
+        total_work = sum(h * w for h, w in sizes) * config.steps
+        done_work, started = 0, time.perf_counter()
+        base = current = resize(original, sizes[0])
+        for octave, size in enumerate(sizes):
+            if octave:
+                new_base = resize(original, size)
+                current = next_octave_image(current, base, new_base, config.octave_mode)
+                base = new_base
+            device_image = ops.convert_to_tensor(current)
+            for index in range(config.steps):
+                if _is_set(cancel):
+                    raise DreamCancelled("dream cancelled")
+                shift = draw_shift(rng, size, config)
+                sigma = sigma_at(index, config.steps, config)
+                device_image, loss = step(device_image, shift, sigma, config.step_size, config)
+                done_work += size[0] * size[1]
+                if on_progress is not None:
+                    on_progress(
+                        Progress(
+                            octave + 1, len(sizes), index + 1, config.steps,
+                            float(ops.convert_to_numpy(loss)), size, done_work / total_work,
+                            time.perf_counter() - started,
+                            _snapshot=lambda image=device_image: ops.convert_to_numpy(image),
+                        )
+                    )
+            current = ops.convert_to_numpy(device_image)
+        return to_uint8(resize(current, original.shape[:2]))
+
+    def recipe(self, config: DreamConfig, image_hw, objective: Objective | None = None) -> dict:
+        """Everything needed to dream the same picture again (embedded in output PNGs)."""
+        from kdream import __version__
+
+        recipe = {
+            "kdream": __version__,
+            "backend": self.backend,
+            "weights": {"source": self.weights.source, "sha256": self.weights.sha256},
+            "config": config.to_dict(),
+            "input": {"height": int(image_hw[0]), "width": int(image_hw[1])},
+        }
+        if objective is not None:
+            recipe["objective"] = [dataclasses.asdict(term) for term in objective.terms]
+        return recipe
+
+
+def _is_set(cancel) -> bool:
+    if cancel is None:
+        return False
+    if hasattr(cancel, "is_set"):
+        return bool(cancel.is_set())
+    return bool(cancel())
+
+
+def _check_image(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+        raise ValueError(
+            f"image: expected a uint8 array of shape (H, W, 3), got {image.dtype} {image.shape}"
+        )
+    return image

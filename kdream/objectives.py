@@ -1,0 +1,128 @@
+"""What the dream maximises: weighted sums of layer and channel activations.
+
+An :class:`Objective` is a sum of terms; ``+`` joins terms and ``*`` scales
+their weights, so objectives compose like numbers and stay serialisable.
+Evaluated on the activations of one forward pass, it returns one value per
+image in the batch, so every tile of a batch gets the gradient of its own loss.
+
+Example:
+    >>> obj = layer("mixed3") + 1.5 * layer("mixed5") - 0.5 * channel("mixed4", [12, 40])
+    >>> obj.layer_names
+    ('mixed3', 'mixed5', 'mixed4')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+
+from keras import ops
+
+from kdream.config import REDUCTIONS, DreamConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    """One weighted reduction of one layer, optionally restricted to some channels."""
+
+    layer: str
+    weight: float = 1.0
+    channels: tuple[int, ...] | None = None
+    reduction: str = "square"
+
+    def evaluate(self, activations):
+        """Per-sample value of this term for activations shaped (N, H, W, C)."""
+        if self.channels is not None:
+            activations = ops.take(activations, list(self.channels), axis=-1)
+        if self.reduction == "square":
+            activations = ops.square(activations)
+        return self.weight * ops.mean(activations, axis=(1, 2, 3))
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """A sum of :class:`Term` s; build with :func:`layer`, :func:`channel`, :func:`layers`."""
+
+    terms: tuple[Term, ...]
+
+    def __add__(self, other: Objective) -> Objective:
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return Objective(self.terms + other.terms)
+
+    def __mul__(self, factor: float) -> Objective:
+        if not isinstance(factor, (int, float)):
+            return NotImplemented
+        return Objective(
+            tuple(dataclasses.replace(t, weight=t.weight * float(factor)) for t in self.terms)
+        )
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Objective:
+        return self * -1.0
+
+    def __sub__(self, other: Objective) -> Objective:
+        return self + (-other)
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """The layers this objective reads, in first-use order."""
+        return tuple(dict.fromkeys(term.layer for term in self.terms))
+
+    def __call__(self, activations: Mapping[str, object]):
+        """Per-sample objective, shape (N,), from a dict layer name -> activations."""
+        total = None
+        for term in self.terms:
+            value = term.evaluate(activations[term.layer])
+            total = value if total is None else total + value
+        return total
+
+
+def layer(name: str, weight: float = 1.0, reduction: str = "square") -> Objective:
+    """Maximise a whole layer: mean of squared (or plain) activations.
+
+    Example:
+        >>> layer("mixed4", 2.0).terms[0].weight
+        2.0
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: must be one of {', '.join(REDUCTIONS)} (got {reduction!r})")
+    return Objective((Term(name, float(weight), None, reduction),))
+
+
+def channel(
+    name: str, channels: int | Sequence[int], weight: float = 1.0, reduction: str = "mean"
+) -> Objective:
+    """Maximise chosen channels of a layer (plain mean by default, as in feature visualisation).
+
+    Example:
+        >>> channel("mixed4", 97).terms[0].channels
+        (97,)
+    """
+    indices = (channels,) if isinstance(channels, int) else tuple(int(c) for c in channels)
+    if not indices or min(indices) < 0:
+        raise ValueError(f"channels: indices of {name!r} must be >= 0 and not empty")
+    return Objective((Term(name, float(weight), indices, reduction),))
+
+
+def layers(weights: Mapping[str, float] | Iterable[tuple[str, float]], reduction="square"):
+    """A weighted multi-layer objective from ``{"mixed3": 1.0, "mixed5": 1.5}``.
+
+    Example:
+        >>> layers({"mixed3": 1.0, "mixed5": -0.5}).layer_names
+        ('mixed3', 'mixed5')
+    """
+    items = weights.items() if isinstance(weights, Mapping) else weights
+    terms: tuple[Term, ...] = ()
+    for name, weight in items:
+        terms += layer(name, weight, reduction).terms
+    return Objective(terms)
+
+
+def from_config(config: DreamConfig) -> Objective:
+    """The objective a recipe describes: its layer weights plus its channel terms."""
+    objective = layers(config.layers, config.reduction)
+    for name, indices, weight in config.channels:
+        objective = objective + channel(name, indices, weight)
+    return objective

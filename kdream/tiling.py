@@ -1,0 +1,83 @@
+"""Cutting an image into equal tiles that cover every pixel, and pasting gradients back.
+
+Tiles keep memory bounded by the tile size. Every tile has the same shape (the
+last one along an axis is moved inward and overlaps its neighbour), so all
+tiles of a step can go through the network in batches without a second
+compilation. Where two tiles overlap, each pixel takes the gradient of the tile
+whose border is farther away: the seam sits in the middle of the overlap.
+
+Example:
+    >>> layout = TileLayout.for_image((700, 300), tile_size=512)
+    >>> layout.starts_y, layout.tile_hw
+    ((0, 188), (512, 300))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from keras import ops
+
+
+def axis_starts(length: int, tile: int) -> tuple[tuple[int, ...], int]:
+    """Start offsets of equal tiles covering ``length`` and the tile length used.
+
+    Overlap is spread evenly between the tiles, so no tile is mostly overlap.
+    """
+    if length <= tile:
+        return (0,), length
+    count = math.ceil(length / tile)
+    spare = count * tile - length
+    starts = tuple(i * tile - round(i * spare / (count - 1)) for i in range(count))
+    return starts, tile
+
+
+def axis_ownership(starts: tuple[int, ...], tile: int, length: int) -> tuple[tuple[int, int], ...]:
+    """For each tile, the [begin, end) range of pixels whose gradient it provides."""
+    bounds = [0]
+    for left, right in zip(starts, starts[1:]):
+        bounds.append((right + left + tile) // 2)  # middle of the overlap [right, left + tile)
+    bounds.append(length)
+    return tuple(zip(bounds, bounds[1:]))
+
+
+@dataclasses.dataclass(frozen=True)
+class TileLayout:
+    """Where the tiles of an image of ``image_hw`` start and which pixels each one owns."""
+
+    image_hw: tuple[int, int]
+    tile_hw: tuple[int, int]
+    starts_y: tuple[int, ...]
+    starts_x: tuple[int, ...]
+
+    @classmethod
+    def for_image(cls, image_hw, tile_size: int) -> TileLayout:
+        starts_y, tile_h = axis_starts(image_hw[0], tile_size)
+        starts_x, tile_w = axis_starts(image_hw[1], tile_size)
+        return cls(tuple(image_hw), (tile_h, tile_w), starts_y, starts_x)
+
+    @property
+    def count(self) -> int:
+        return len(self.starts_y) * len(self.starts_x)
+
+    def cut(self, image):
+        """(H, W, C) image -> (count, tile_h, tile_w, C) tiles, row by row."""
+        tile_h, tile_w = self.tile_hw
+        tiles = [
+            image[y : y + tile_h, x : x + tile_w] for y in self.starts_y for x in self.starts_x
+        ]
+        return ops.stack(tiles, axis=0)
+
+    def paste(self, tiles):
+        """Inverse of :meth:`cut` for per-tile gradients: each pixel from its owning tile."""
+        own_y = axis_ownership(self.starts_y, self.tile_hw[0], self.image_hw[0])
+        own_x = axis_ownership(self.starts_x, self.tile_hw[1], self.image_hw[1])
+        rows = []
+        for row, (start_y, (y0, y1)) in enumerate(zip(self.starts_y, own_y)):
+            pieces = []
+            for col, (start_x, (x0, x1)) in enumerate(zip(self.starts_x, own_x)):
+                tile = tiles[row * len(self.starts_x) + col]
+                pieces.append(tile[y0 - start_y : y1 - start_y, x0 - start_x : x1 - start_x])
+            rows.append(ops.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0])
+        return ops.concatenate(rows, axis=0) if len(rows) > 1 else rows[0]

@@ -1,0 +1,75 @@
+"""Test and benchmark sessions, one virtual environment per Keras backend.
+
+    nox -s tests crossbackend      # the full test suite (what CI runs)
+    nox -s "tests(backend='jax')"  # one backend
+    nox -s bench bench_compare     # benchmarks, then the comparison table
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "tests", "crossbackend"]
+
+ROOT = Path(__file__).parent
+BACKENDS = ["tensorflow", "jax", "torch"]
+CONSTRAINTS = str(ROOT / "constraints.txt")
+SHARED = ROOT / ".nox" / "_shared"
+CROSSBACKEND_DIR = SHARED / "crossbackend"
+
+
+def install(session: nox.Session, backend: str) -> None:
+    # torch==2.13.0 comes through the constraints file: an unpinned torch pulls CUDA builds.
+    session.install("-c", CONSTRAINTS, "-e", f".[{backend},tui,dev]")
+
+
+def backend_env(session: nox.Session, backend: str) -> dict[str, str]:
+    """KERAS_BACKEND plus a private KERAS_HOME whose keras.json says channels_last, and
+    one weights cache shared by all sessions (fetched once)."""
+    keras_home = Path(session.create_tmp()) / "keras_home"
+    keras_home.mkdir(parents=True, exist_ok=True)
+    settings = {"backend": backend, "image_data_format": "channels_last", "floatx": "float32"}
+    (keras_home / "keras.json").write_text(json.dumps(settings))
+    SHARED.mkdir(parents=True, exist_ok=True)
+    return {
+        "KERAS_BACKEND": backend,
+        "KERAS_HOME": str(keras_home),
+        "KDREAM_HOME": os.environ.get("KDREAM_TEST_HOME", str(SHARED / "kdream_home")),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+@nox.session
+@nox.parametrize("backend", BACKENDS)
+def tests(session: nox.Session, backend: str) -> None:
+    """The test suite on one backend, then this backend's cross-backend recording."""
+    install(session, backend)
+    env = backend_env(session, backend)
+    session.run("pytest", *(session.posargs or ["tests"]), env=env)
+    CROSSBACKEND_DIR.mkdir(parents=True, exist_ok=True)
+    session.run(
+        "python", "tests/crossbackend/record.py", str(CROSSBACKEND_DIR / f"{backend}.npz"), env=env
+    )
+
+
+@nox.session
+def crossbackend(session: nox.Session) -> None:
+    """Compare what the three backends recorded: same seed, same picture."""
+    session.install("numpy", "pytest")
+    session.run(
+        "pytest", "tests/crossbackend", env={"KDREAM_CROSSBACKEND_DIR": str(CROSSBACKEND_DIR)}
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff format --check and ruff check."""
+    session.install("ruff")
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
