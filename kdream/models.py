@@ -52,8 +52,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
-def _inception() -> keras.Model:
-    """A bare InceptionV3 (no head, any input size); built once per process."""
+def bare_inception() -> keras.Model:
+    """An InceptionV3 without weights (no head, any input size), for shapes; built once."""
     return keras.applications.InceptionV3(
         include_top=False, weights=None, input_shape=(None, None, 3)
     )
@@ -81,7 +81,7 @@ def build_inception(weights="random") -> tuple[keras.Model, object]:
 
 def layer_channels(model: keras.Model | None = None) -> dict[str, int]:
     """Channel count of every catalogue layer."""
-    model = model or _inception()
+    model = model or bare_inception()
     return {name: int(model.get_layer(name).output.shape[-1]) for name in CATALOGUE}
 
 

@@ -1,0 +1,8 @@
+"""``python -m kdream`` is the ``kdream`` command."""
+
+import sys
+
+from kdream.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The ``kdream`` command: dream photos into PNGs that carry their own recipe.
+
+    kdream dream photo.jpg --layers mixed3=1,mixed5=1.5 --steps 12 -o dream.png
+    kdream dream                       # dreams the embedded sample photo
+    kdream dream --recipe dream.png photo.jpg -o again.png   # same picture again
+    kdream layers --size 512
+    kdream weights fetch && kdream weights info
+    kdream tui photo.jpg
+
+Keras is imported only after ``--backend`` has set ``KERAS_BACKEND``. Bad input
+gives one line on stderr and exit code 2; unexpected errors exit 1 (``--debug``
+shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from kdream.config import DreamConfig
+
+BACKENDS = ("tensorflow", "jax", "torch")
+COMMANDS = ("dream", "layers", "weights", "tui")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the user: one line on stderr, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but errors are one line (and exit code 2)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kdream`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv.insert(0, "dream")  # `kdream photo.jpg` means `kdream dream photo.jpg`
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "backend", None):
+            os.environ["KERAS_BACKEND"] = args.backend
+        if not hasattr(args, "run"):
+            build_parser().print_help()
+            return EXIT_OK
+        return args.run(args)
+    except UsageError as error:
+        return fail(str(error), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return fail("interrupted", EXIT_CANCELLED)
+    except Exception as error:  # the last resort: never a traceback unless asked for
+        if debug:
+            traceback.print_exc()
+        known = user_error_message(error)
+        if known:
+            return fail(known, EXIT_USAGE)
+        return fail(f"internal error: {type(error).__name__}: {error} (rerun with --debug)", 1)
+
+
+def fail(message: str, code: int) -> int:
+    print(f"kdream: error: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def user_error_message(error: Exception) -> str | None:
+    """The message of errors caused by the user's input or setup (exit code 2)."""
+    from kdream.imageio import ImageInputError, OutputPathError
+
+    if isinstance(error, (ImageInputError, OutputPathError, ValueError)):
+        return str(error)
+    if type(error).__name__ == "WeightsError":
+        return str(error)
+    if isinstance(error, ModuleNotFoundError) and error.name in ("tensorflow", "jax", "torch"):
+        extra = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[error.name]
+        return f"the {error.name} backend is not installed: pip install 'kdream[{extra}]'"
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kdream import __version__
+
+    parser = OneLineParser(prog="kdream", description="DeepDream on InceptionV3 with Keras 3.")
+    parser.add_argument("--version", action="version", version=f"kdream {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(title="commands", parser_class=OneLineParser)
+
+    common = OneLineParser(add_help=False)
+    common.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: Keras')")
+    common.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    weights = OneLineParser(add_help=False)
+    weights.add_argument(
+        "--weights",
+        default=None,
+        help="auto (default), imagenet, inception2015, random or a Keras weights file",
+    )
+
+    from kdream.commands import dream, layers, tui
+    from kdream.commands import weights as weights_command
+
+    dream.add_parser(commands, [common, weights])
+    layers.add_parser(commands, [common, weights])
+    weights_command.add_parser(commands, [common])
+    tui.add_parser(commands, [common, weights])
+    return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parse_layers(text: str) -> dict[str, float]:
+    """``mixed3=1.0,mixed5=1.5`` (a bare name means weight 1) -> {name: weight}."""
+    layers = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, weight = item.partition("=")
+        try:
+            layers[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad weight in {item!r} (use NAME=NUMBER)") from None
+    if not layers:
+        raise argparse.ArgumentTypeError("give at least one layer, e.g. mixed3=1.0,mixed5=1.5")
+    return layers
+
+
+def parse_channels(text: str) -> tuple[str, tuple[int, ...], float]:
+    """``mixed4:12,40`` or ``mixed4:97=2.0`` -> (layer, channel indices, weight)."""
+    layer, _, rest = text.partition(":")
+    indices, _, weight = rest.partition("=")
+    try:
+        channels = tuple(int(i) for i in indices.split(",") if i.strip())
+        value = float(weight) if weight else 1.0
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"bad channel spec {text!r} (use LAYER:IDX[,IDX...][=WEIGHT])"
+        ) from None
+    if not layer or not channels:
+        raise argparse.ArgumentTypeError(f"bad channel spec {text!r} (use LAYER:IDX[,IDX...])")
+    return layer.strip(), channels, value
+
+
+def config_from_args(args, base: DreamConfig) -> DreamConfig:
+    """The base recipe with every explicitly given flag applied on top."""
+    names = {
+        "layers": "layers", "octaves": "octaves", "octave_scale": "octave_scale",
+        "octave_mode": "octave_mode", "steps": "steps", "step_size": "step_size",
+        "tile_size": "tile_size", "tile_batch": "tile_batch", "jitter": "jitter",
+        "smoothing": "smoothing", "seed": "seed", "reduction": "reduction",
+    }  # fmt: skip
+    changes = {field: getattr(args, dest) for dest, field in names.items()}
+    changes = {field: value for field, value in changes.items() if value is not None}
+    if args.channels is not None:
+        changes["channels"] = args.channels
+    return base.replace(**changes)
+

@@ -1,0 +1,1 @@
+"""The ``kdream`` subcommands, one module each; :mod:`kdream.cli` wires them."""

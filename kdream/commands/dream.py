@@ -1,0 +1,258 @@
+"""``kdream dream``: photos (or the embedded sample) in, dreamed PNGs with their recipe out."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from kdream import imageio
+from kdream.cli import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    config_from_args,
+    parse_channels,
+    parse_layers,
+    positive_int,
+    user_error_message,
+)
+from kdream.config import OCTAVE_MODES, REDUCTIONS, DreamConfig
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def add_parser(commands, parents) -> None:
+    parser = commands.add_parser(
+        "dream", parents=parents, help="dream images (default: the embedded sample photo)"
+    )
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or directories")
+    parser.add_argument("-o", "--output", help="output file (one input) or directory")
+    recipe = parser.add_argument_group("recipe (defaults: kdream's recipe, or --recipe's)")
+    recipe.add_argument("--layers", type=parse_layers, help="e.g. mixed3=1.0,mixed5=1.5")
+    recipe.add_argument(
+        "--channels", type=parse_channels, action="append", metavar="LAYER:IDX[,IDX][=W]"
+    )
+    recipe.add_argument("--reduction", choices=REDUCTIONS)
+    recipe.add_argument("--octaves", type=int)
+    recipe.add_argument("--octave-scale", type=float)
+    recipe.add_argument("--octave-mode", choices=OCTAVE_MODES)
+    recipe.add_argument("--steps", type=int, help="ascent steps per octave")
+    recipe.add_argument("--step-size", type=float)
+    recipe.add_argument("--tile-size", type=int, metavar="PX")
+    recipe.add_argument("--tile-batch", type=int, metavar="N", help="tiles per network pass")
+    recipe.add_argument("--jitter", type=int, metavar="PX")
+    recipe.add_argument("--smoothing", type=float, metavar="SIGMA", help="0 turns it off")
+    recipe.add_argument("--seed", type=int)
+    recipe.add_argument("--max-side", type=positive_int, metavar="PX", help="downsize inputs")
+    recipe.add_argument("--recipe", metavar="PNG", help="start from the recipe of a kdream PNG")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    recipe = imageio.read_recipe(args.recipe) if args.recipe else None
+    config = config_from_args(args, _recipe_config(recipe))
+    max_side = args.max_side or (recipe or {}).get("max_side")
+    sources = _input_sources(args.inputs, recipe)
+    jobs = _plan_outputs(sources, args.output, args.force)
+    weights = args.weights or (recipe or {}).get("weights", {}).get("source") or "auto"
+
+    failures, written = _unreadable_inputs(jobs), []
+    jobs = [(source, output) for source, output in jobs if source not in failures]
+    if not jobs:  # nothing to dream: don't load a model
+        return EXIT_USAGE
+
+    from kdream import DreamCancelled, Dreamer
+
+    dreamer = Dreamer(weights=weights)
+    _warn_if_recipe_differs(recipe, dreamer, args.quiet)
+    cancel = threading.Event()
+    with _ctrl_c_sets(cancel):
+        for source, output in jobs:
+            try:
+                written.append(
+                    _dream_one(dreamer, source, output, config, max_side, args.quiet, cancel)
+                )
+            except DreamCancelled:
+                print(f"kdream: cancelled; {output} was not written", file=sys.stderr)
+                return EXIT_CANCELLED
+            except Exception as error:
+                message = user_error_message(error)
+                if message is None:
+                    raise
+                print(f"kdream: error: {' '.join(message.split())}", file=sys.stderr)
+                failures.append(source)
+    total = len(written) + len(failures)
+    if total > 1:
+        print(f"dreamed {len(written)} of {total} images; {len(failures)} failed")
+    return EXIT_OK if not failures else EXIT_USAGE
+
+
+def _unreadable_inputs(jobs) -> list[str]:
+    """Read every input once before the model loads, so bad files are reported up front
+    (the images are read again, one at a time, when dreamed: memory stays small)."""
+    failures = []
+    for source, _ in jobs:
+        if source == imageio.SAMPLE_SOURCE:
+            continue
+        try:
+            imageio.load_image(source)
+        except imageio.ImageInputError as error:
+            print(f"kdream: error: {error}", file=sys.stderr)
+            failures.append(source)
+    return failures
+
+
+def _recipe_config(recipe: dict | None) -> DreamConfig:
+    if recipe is None:
+        return DreamConfig()
+    try:
+        return DreamConfig.from_dict(recipe["config"])
+    except (KeyError, TypeError) as error:
+        raise UsageError(f"the recipe has no valid 'config' ({error})") from None
+
+
+def _input_sources(inputs: list[str], recipe: dict | None) -> list[str]:
+    """Files to dream: given files, images inside given directories, or the sample."""
+    if not inputs:
+        source = (recipe or {}).get("input", {}).get("source", imageio.SAMPLE_SOURCE)
+        if source != imageio.SAMPLE_SOURCE and not Path(source).exists():
+            raise UsageError(f"the recipe's input {source!r} is not here: give INPUT")
+        return [source]
+    sources = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise UsageError(f"{item}: no images in this directory")
+            sources.extend(str(p) for p in found)
+        else:
+            sources.append(item)  # a bad file is reported when it is read
+    return sources
+
+
+def _plan_outputs(sources, output, force) -> list[tuple[str, Path]]:
+    """Pair every input with its output path; refuse clobbering before any work starts."""
+    files = [s for s in sources if s != imageio.SAMPLE_SOURCE]
+    if output and len(sources) > 1:
+        directory = Path(output)
+        if not directory.is_dir():
+            raise UsageError(f"{output}: with several inputs, -o must be an existing directory")
+        targets = [imageio.default_output_path(s, directory) for s in sources]
+    elif output and Path(output).is_dir():
+        targets = [imageio.default_output_path(sources[0], output)]
+    elif output:
+        targets = [Path(output)]
+    else:
+        targets = [imageio.default_output_path(s) for s in sources]
+    if len(set(map(str, targets))) < len(targets):
+        raise UsageError("two inputs would write the same output name: use separate runs")
+    return [
+        (source, imageio.check_output_path(target, files, force))
+        for source, target in zip(sources, targets)
+    ]
+
+
+def _dream_one(dreamer, source, output, config, max_side, quiet, cancel) -> Path:
+    started = time.perf_counter()
+    loaded = imageio.load_sample() if source == imageio.SAMPLE_SOURCE else imageio.load_image(source)
+    _notify(quiet, *(f"{source}: {notice}" for notice in loaded.notices))
+    rgb, alpha = _fit_max_side(loaded.rgb, loaded.alpha, max_side)
+    if alpha is not None and not imageio.supports_alpha(output):
+        _notify(quiet, f"{output}: this format has no transparency; alpha dropped")
+        alpha = None
+    with _progress_bar(quiet, source) as on_progress:
+        dreamed = dreamer.dream(rgb, config, on_progress=on_progress, cancel=cancel)
+    recipe = dreamer.recipe(config, rgb.shape[:2])
+    recipe["input"]["source"] = source if source == imageio.SAMPLE_SOURCE else Path(source).name
+    recipe["max_side"] = max_side
+    path = imageio.save_image(output, dreamed, alpha, recipe=recipe)
+    height, width = dreamed.shape[:2]
+    print(f"wrote {path} ({width}x{height}) in {time.perf_counter() - started:.1f} s")
+    return path
+
+
+def _fit_max_side(rgb, alpha, max_side):
+    if not max_side or max(rgb.shape[:2]) <= max_side:
+        return rgb, alpha
+    factor = max_side / max(rgb.shape[:2])
+    size = (max(1, round(rgb.shape[0] * factor)), max(1, round(rgb.shape[1] * factor)))
+    alpha = None if alpha is None else imageio.resize_rgb(alpha, size)
+    return imageio.resize_rgb(rgb, size), alpha
+
+
+def _notify(quiet: bool, *lines: str) -> None:
+    for line in lines if not quiet else ():
+        print(f"kdream: note: {line}", file=sys.stderr)
+
+
+@contextmanager
+def _progress_bar(quiet: bool, source: str):
+    """A rich progress bar (octave, step, loss, ETA) fed by the run's reports."""
+    if quiet:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("octave {task.fields[octave]} step {task.fields[step]}"),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeRemainingColumn(),
+    )
+    name = Path(source).name if source != imageio.SAMPLE_SOURCE else "sample"
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(name, total=1.0, octave="-", step="-", loss="-")
+
+        def on_progress(report):
+            bar.update(
+                task,
+                completed=report.fraction,
+                octave=f"{report.octave}/{report.octaves}",
+                step=f"{report.step}/{report.steps}",
+                loss=f"{report.loss:.4g}",
+            )
+
+        yield on_progress
+
+
+@contextmanager
+def _ctrl_c_sets(cancel: threading.Event):
+    """First Ctrl-C: stop after the current step (nothing is written). Second: abort now."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nkdream: stopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _warn_if_recipe_differs(recipe, dreamer, quiet) -> None:
+    if not recipe:
+        return
+    if recipe.get("backend") not in (None, dreamer.backend):
+        _notify(quiet, f"recipe made on {recipe['backend']}, running on {dreamer.backend}: "
+                "the picture will be close, not bit-identical")  # fmt: skip
+    sha = recipe.get("weights", {}).get("sha256")
+    if sha and dreamer.weights.sha256 and sha != dreamer.weights.sha256:
+        _notify(quiet, "the recipe was made with other weights (sha256 differs)")
+
+
