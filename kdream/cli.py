@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(args, "run"):
             build_parser().print_help()
             return EXIT_OK
+        if args.run.__module__ != "kdream.commands.weights":
+            import_keras_quietly()
         return args.run(args)
     except UsageError as error:
         return fail(str(error), EXIT_USAGE)
@@ -63,6 +65,23 @@ def main(argv: list[str] | None = None) -> int:
         if known:
             return fail(known, EXIT_USAGE)
         return fail(f"internal error: {type(error).__name__}: {error} (rerun with --debug)", 1)
+
+
+def import_keras_quietly() -> None:
+    """Import Keras with the framework's start-up chatter (TensorFlow's C++ log lines,
+    which no environment variable silences) kept off the user's terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import keras  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def fail(message: str, code: int) -> int:
