@@ -1,8 +1,8 @@
 """Test and benchmark sessions, one virtual environment per Keras backend.
 
-    nox -s tests crossbackend      # the full test suite (what CI runs)
-    nox -s "tests(backend='jax')"  # one backend
-    nox -s bench bench_compare     # benchmarks, then the comparison table
+nox -s tests crossbackend      # the full test suite (what CI runs)
+nox -s "tests(backend='jax')"  # one backend
+nox -s bench bench_compare     # benchmarks, then the comparison table
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class AscentStep:
         self._functions = {}
 
     def __call__(self, image, shift, sigma: float, step_size: float, config: DreamConfig):
-        """One step on a device image (H, W, 3) in [-1, 1]; returns (new image, mean loss tensor)."""
+        """One step on a device image (H, W, 3) in [-1, 1]: (new image, mean loss tensor)."""
         values, gradient = self.image_gradient(image, shift, config)
         radius = kernel_radius(config.smoothing) if config.smoothing > 0 else 0
         kernels = cascade_kernels(sigma, radius) if radius else np.zeros((1, 1), "float32")

@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 import traceback
-from pathlib import Path
 
 from kdream.config import DreamConfig
 
@@ -188,4 +187,3 @@ def config_from_args(args, base: DreamConfig) -> DreamConfig:
     if args.channels is not None:
         changes["channels"] = args.channels
     return base.replace(**changes)
-

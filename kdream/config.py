@@ -64,7 +64,7 @@ class DreamConfig:
     jitter: int = 64
     """Largest random roll in pixels (each step), so tile seams move around."""
     smoothing: float = 2.0
-    """Final sigma (pixels) of the gradient smoothing; it grows to this over each octave. 0 = off."""
+    """Final sigma (px) of the gradient smoothing, reached at the end of each octave; 0 = off."""
     seed: int = 0
 
     def __post_init__(self) -> None:

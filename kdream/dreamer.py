@@ -128,8 +128,13 @@ class Dreamer:
                 if on_progress is not None:
                     on_progress(
                         Progress(
-                            octave + 1, len(sizes), index + 1, config.steps,
-                            float(ops.convert_to_numpy(loss)), size, done_work / total_work,
+                            octave + 1,
+                            len(sizes),
+                            index + 1,
+                            config.steps,
+                            float(ops.convert_to_numpy(loss)),
+                            size,
+                            done_work / total_work,
                             time.perf_counter() - started,
                             _snapshot=lambda image=device_image: ops.convert_to_numpy(image),
                         )

@@ -39,8 +39,11 @@ def resize(image: np.ndarray, size_hw) -> np.ndarray:
     if image.shape[:2] == (height, width):
         return image.astype(np.float32, copy=False)
     channels = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F")
-                   .resize((width, height), Image.Resampling.LANCZOS))
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F").resize(
+                (width, height), Image.Resampling.LANCZOS
+            )
+        )
         for c in range(image.shape[-1])
     ]
     return np.stack(channels, axis=-1)

@@ -17,7 +17,9 @@ def photo(height=120, width=150, seed=0):
     """A smooth, photo-like test image (gradients plus a few blobs)."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width] / max(height, width)
-    channels = [np.sin(6 * x + rng.uniform(0, 6)) * np.cos(4 * y + rng.uniform(0, 6)) for _ in range(3)]
+    channels = [
+        np.sin(6 * x + rng.uniform(0, 6)) * np.cos(4 * y + rng.uniform(0, 6)) for _ in range(3)
+    ]
     image = (np.stack(channels, -1) + 1) * 127.5
     return np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8)
 

@@ -85,7 +85,9 @@ def test_channel_mean_gradient_matches_numpy():
     upstream[..., [1, 3]] = 2.0 / count
     np.testing.assert_allclose(ops.convert_to_numpy(values), expected_values, rtol=1e-4)
     np.testing.assert_allclose(
-        ops.convert_to_numpy(grads), conv_same_input_gradient(upstream, kernel), rtol=1e-4,
+        ops.convert_to_numpy(grads),
+        conv_same_input_gradient(upstream, kernel),
+        rtol=1e-4,
         atol=1e-7,
     )
 

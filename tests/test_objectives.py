@@ -34,7 +34,9 @@ def test_weighted_layers_sum_mean_squares():
 def test_mean_reduction_and_channels():
     acts = activations()
     np.testing.assert_allclose(
-        evaluate(layer("a", reduction="mean")), acts["a"].mean(axis=(1, 2, 3)), rtol=1e-5,
+        evaluate(layer("a", reduction="mean")),
+        acts["a"].mean(axis=(1, 2, 3)),
+        rtol=1e-5,
         atol=1e-7,
     )
     np.testing.assert_allclose(

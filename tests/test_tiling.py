@@ -23,7 +23,7 @@ def test_tiles_cover_every_pixel_with_equal_tiles(length, tile):
     assert covered.min() >= 1
     owned = axis_ownership(starts, used, length)
     assert owned[0][0] == 0 and owned[-1][1] == length
-    for (begin, end), (next_begin, _) in zip(owned, owned[1:]):
+    for (_, end), (next_begin, _) in zip(owned, owned[1:]):
         assert end == next_begin
     for start, (begin, end) in zip(starts, owned):
         assert start <= begin < end <= start + used
@@ -82,7 +82,9 @@ def test_rolled_gradient_is_rolled_back(tiny_extractor):
     step = AscentStep(tiny_extractor, layer("conv1"))
     image = np.random.default_rng(2).uniform(-1, 1, (90, 110, 3)).astype("float32")
     shift = (17, 41)
-    rolled_first = np.roll(tiled_gradient(step, np.roll(image, shift, (0, 1)), 4096), (-17, -41), (0, 1))
+    rolled_first = np.roll(
+        tiled_gradient(step, np.roll(image, shift, (0, 1)), 4096), (-17, -41), (0, 1)
+    )
     np.testing.assert_allclose(
         tiled_gradient(step, image, 4096, shift=shift), rolled_first, rtol=1e-5, atol=1e-8
     )

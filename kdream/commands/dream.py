@@ -162,7 +162,9 @@ def _plan_outputs(sources, output, force) -> list[tuple[str, Path]]:
 
 def _dream_one(dreamer, source, output, config, max_side, quiet, cancel) -> Path:
     started = time.perf_counter()
-    loaded = imageio.load_sample() if source == imageio.SAMPLE_SOURCE else imageio.load_image(source)
+    loaded = (
+        imageio.load_sample() if source == imageio.SAMPLE_SOURCE else imageio.load_image(source)
+    )
     _notify(quiet, *(f"{source}: {notice}" for notice in loaded.notices))
     rgb, alpha = _fit_max_side(loaded.rgb, loaded.alpha, max_side)
     if alpha is not None and not imageio.supports_alpha(output):
@@ -254,5 +256,3 @@ def _warn_if_recipe_differs(recipe, dreamer, quiet) -> None:
     sha = recipe.get("weights", {}).get("sha256")
     if sha and dreamer.weights.sha256 and sha != dreamer.weights.sha256:
         _notify(quiet, "the recipe was made with other weights (sha256 differs)")
-
-
