@@ -191,3 +191,32 @@ def test_weights_info_and_unknown_source(tmp_path):
     bad = kdream("dream", "--weights", "alexnet", "--quiet", cwd=tmp_path)
     assert bad.returncode == 2 and "alexnet" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_stops_and_leaves_no_file(tmp_path):
+    import signal
+    import time
+
+    photo = write_photo(tmp_path / "photo.png")
+    env = dict(os.environ)
+    env.setdefault("KERAS_BACKEND", "tensorflow")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kdream", "dream", str(photo), "--weights", "random",
+         "--steps", "10000", "--octaves", "1", "--quiet"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(12)  # model building or dreaming: either way Ctrl-C must leave nothing behind
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "cancelled" in stderr or "interrupted" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_jpeg_output_by_extension_carries_the_recipe(tmp_path):
+    photo = write_photo(tmp_path / "photo.png")
+    result = kdream("dream", photo, "-o", "out.jpg", *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "out.jpg").format == "JPEG"
+    assert read_recipe(tmp_path / "out.jpg")["config"]["steps"] == 2
