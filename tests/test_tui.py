@@ -1,0 +1,464 @@
+"""The terminal UI: form logic, then the app driven through Textual's pilot.
+
+Pilot tests run inside ``asyncio.run`` (no pytest-asyncio needed). They share the
+session's random-weights Dreamer (deterministic, identical on every backend) and dream
+96x96 images with one octave of two steps, so they stay fast on a small CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("textual")
+pytest.importorskip("rich_pixels")
+
+from kdream.config import DreamConfig  # noqa: E402
+from kdream.imageio import read_recipe, save_image  # noqa: E402
+from tui.app import KdreamApp, run_app  # noqa: E402
+from tui.form import (  # noqa: E402
+    LayerSelection,
+    check_fields,
+    check_layers,
+    parse_value,
+    recipe_config,
+)
+from tui.saving import choose_output_path  # noqa: E402
+from tui.session import ProgressReporter  # noqa: E402
+from tui.widgets import LayerList, ParamRow, fit_size, format_seconds  # noqa: E402
+
+TINY_STEPS = {"octaves": "1", "steps": "2"}
+"""Field texts that make a dream of a tiny image take a fraction of a second."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def tiny_image(size: int = 96) -> np.ndarray:
+    """A deterministic colourful test card (gradients + a square)."""
+    ramp = np.linspace(0, 255, size, dtype=np.float32)
+    rgb = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], 255 - ramp[None, :]), -1)
+    rgb = rgb.astype(np.uint8)
+    rgb[size // 3 : 2 * size // 3, size // 3 : 2 * size // 3] = (250, 240, 20)
+    return rgb
+
+
+@pytest.fixture
+def tiny_png(tmp_path) -> pathlib.Path:
+    path = tmp_path / "tiny.png"
+    save_image(path, tiny_image())
+    return path
+
+
+def run(coroutine):
+    """Run a pilot scenario to the end (the tests are plain sync functions)."""
+    return asyncio.run(coroutine)
+
+
+async def wait_for(pilot, condition, timeout: float = 120.0) -> None:
+    """Let the app work until ``condition()`` holds (worker messages need the loop)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; status: {pilot.app.status.text!r}")
+        await pilot.pause(0.05)
+
+
+async def ready(pilot) -> None:
+    """Wait until the layers are listed and the (shared) model is announced."""
+    await wait_for(pilot, lambda: pilot.app.model_ready)
+    await pilot.pause()
+
+
+async def finish_workers(pilot) -> None:
+    """Wait for every worker, then let the app handle the messages they posted."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def type_into(pilot, name: str, text: str) -> None:
+    """Replace a parameter field's text by typing, as a person would."""
+    field = pilot.app.params.query_one(f"#param-{name}", ParamRow).field
+    field.focus()
+    await pilot.pause()
+    field.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+async def move_to_layer(pilot, name: str) -> None:
+    """Move the layer cursor to ``name`` with the arrow keys."""
+    layer_list = pilot.app.query_one(LayerList)
+    layer_list.focus()
+    target = pilot.app.selection.names.index(name)
+    key = "down" if target > layer_list.cursor else "up"
+    await pilot.press(*[key] * abs(target - layer_list.cursor))
+    assert layer_list.current == name
+
+
+def record_notifications(app) -> list[tuple[str, str]]:
+    """Keep (severity, message) of every notification the app shows."""
+    seen: list[tuple[str, str]] = []
+    original = app.notify
+
+    def notify(message, *args, severity="information", **kwargs):
+        seen.append((severity, str(message)))
+        return original(message, *args, severity=severity, **kwargs)
+
+    app.notify = notify
+    return seen
+
+
+def config_error(**fields) -> str:
+    """DreamConfig's own message for bad ``fields`` (what the panel must show)."""
+    with pytest.raises(ValueError) as caught:
+        DreamConfig(**fields)
+    return str(caught.value)
+
+
+# --------------------------------------------------------------------------- form logic
+
+
+def test_parse_value_prefers_int_then_float_then_text():
+    assert parse_value("12") == 12 and isinstance(parse_value("12"), int)
+    assert parse_value(" 0.5 ") == 0.5
+    assert parse_value("2e-3") == 0.002
+    assert parse_value("four") == "four"
+
+
+def test_check_fields_reports_dreamconfig_messages_per_field():
+    values, errors = check_fields(
+        DreamConfig(), {"octaves": "0", "steps": "3", "step_size": "x", "seed": "1.5"}
+    )
+    assert values == {"steps": 3}
+    assert errors["octaves"] == config_error(octaves=0)
+    assert errors["step_size"] == config_error(step_size="x")
+    assert errors["seed"] == config_error(seed=1.5)
+    assert set(errors) == {"octaves", "step_size", "seed"}
+
+
+def test_check_layers_requires_one_layer():
+    assert check_layers(DreamConfig(), {"mixed4": 1.0}) is None
+    assert check_layers(DreamConfig(), {}) == config_error(layers={})
+
+
+def test_layer_selection_keeps_weights_of_disabled_layers_and_skips_zero():
+    selection = LayerSelection(["mixed0", "mixed1"], {"mixed1": 0.25})
+    selection.nudge("mixed1", -1)  # 0.25 -> 0 would do nothing: goes to -0.25
+    assert selection.chosen() == {"mixed1": -0.25}
+    selection.toggle("mixed1")
+    assert selection.chosen() == {}
+    selection.toggle("mixed1")
+    assert selection.chosen() == {"mixed1": -0.25}
+
+
+def test_layer_selection_keeps_extra_recipe_layers_after_the_catalogue():
+    selection = LayerSelection((), {"conv2d_5": 2.0, "mixed4": 1.0})
+    selection.set_catalogue(["mixed3", "mixed4"])
+    assert selection.names == ["mixed3", "mixed4", "conv2d_5"]
+    assert selection.chosen() == {"mixed4": 1.0, "conv2d_5": 2.0}
+
+
+def test_recipe_config_rejects_recipes_without_a_usable_config():
+    assert recipe_config({"config": DreamConfig(steps=3).to_dict()}) == DreamConfig(steps=3)
+    with pytest.raises(ValueError, match="no 'config'"):
+        recipe_config({"weights": {}})
+    with pytest.raises(ValueError, match="octaves"):
+        recipe_config({"config": {"octaves": 0}})
+
+
+def test_output_path_never_overwrites(tmp_path):
+    source = tmp_path / "photo.png"
+    save_image(source, tiny_image(8))
+    wanted = tmp_path / "photo_dream.png"
+    assert choose_output_path(str(wanted), str(source)) == wanted
+    wanted.write_bytes(b"taken")
+    assert choose_output_path(str(wanted), str(source)) == tmp_path / "photo_dream-2.png"
+    with pytest.raises(ValueError, match="input"):
+        choose_output_path(str(source), str(source))
+    with pytest.raises(ValueError, match="extension"):
+        choose_output_path(str(tmp_path / "out.txt"), str(source))
+
+
+def test_preview_fit_and_eta_format():
+    assert fit_size((600, 400), (30, 40)) == (30, 20)
+    assert fit_size((100, 400), (30, 40)) == (10, 40)
+    assert fit_size((7, 7), (5, 3))[1] % 2 == 0
+    assert format_seconds(59.6) == "1:00"
+
+
+def test_progress_reporter_sends_at_most_one_preview_per_interval():
+    class FakeProgress:
+        octave, octaves, step, steps, loss, fraction, eta = 1, 1, 1, 3, 0.5, 0.3, 2.0
+        copies = 0
+
+        def image(self):
+            FakeProgress.copies += 1
+            return np.zeros((4, 4, 3), np.uint8)
+
+    posted = []
+    reporter = ProgressReporter(posted.append, interval=3600)
+    for _ in range(3):
+        reporter(FakeProgress())
+    assert [message.image is not None for message in posted] == [True, False, False]
+    assert FakeProgress.copies == 1  # no device copy for the throttled steps
+    assert posted[-1].info.loss == 0.5
+
+
+def test_run_app_reports_a_bad_input_without_starting(tmp_path, capsys):
+    assert run_app(str(tmp_path / "missing.png"), weights="random") == 2
+    assert "missing.png" in capsys.readouterr().err
+
+
+def test_run_app_refuses_the_input_as_output(tiny_png, capsys):
+    assert run_app(str(tiny_png), output=str(tiny_png), weights="random") == 2
+    assert "input" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def test_layer_keys_change_the_config(dreamer, tiny_png):
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            expected = dict(DreamConfig().layers)
+            assert app.current_config().layers == DreamConfig().layers
+            assert app.query_one(LayerList).channels["mixed4"] == 768
+
+            first = next(iter(expected))  # switch a default layer off...
+            await move_to_layer(pilot, first)
+            await pilot.press("space")
+            del expected[first]
+            # ...and another one on, two weight steps up
+            extra = next(name for name in ("mixed4", "mixed6", "mixed2") if name not in expected)
+            await move_to_layer(pilot, extra)
+            await pilot.press("space", "plus", "plus")
+            expected[extra] = 1.5
+            following = app.selection.names[app.selection.names.index(extra) + 1]
+            before = app.selection.weights[following]
+            await pilot.press("down", "minus")  # a weight key also switches a layer on
+            expected[following] = before - 0.25
+            await pilot.pause()
+
+            assert dict(app.current_config().layers) == expected
+            assert "-invalid" not in app.layers.classes
+
+            row = 2  # the mouse works too: a click toggles the row under it
+            name = app.selection.names[row]
+            was_on = name in app.selection.chosen()
+            await pilot.click(LayerList, offset=(5, row))
+            await pilot.pause()
+            assert (name in app.current_config().layer_names) is not was_on
+
+    run(scenario())
+
+
+def test_bad_values_are_marked_and_explained(dreamer, tiny_png):
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(100, 30)) as pilot:
+            notes = record_notifications(app)
+            await ready(pilot)
+            await type_into(pilot, "octaves", "99")
+            await type_into(pilot, "step_size", "big")
+            octaves = app.params.query_one("#param-octaves", ParamRow)
+            step_size = app.params.query_one("#param-step_size", ParamRow)
+            assert "-invalid" in octaves.classes and "-invalid" in step_size.classes
+            shown = str(octaves.query_one(".param-error").render())
+            assert shown == config_error(octaves=99)
+            assert str(step_size.query_one(".param-error").render()) == config_error(
+                step_size="big"
+            )
+
+            app.query_one(LayerList).focus()
+            await pilot.press("d")  # refused, explained, no crash
+            await pilot.pause()
+            assert not app.dreaming and app.dream_worker is None
+            assert any(sev == "error" and "octaves" in text for sev, text in notes)
+
+            await type_into(pilot, "octaves", "2")
+            assert "-invalid" not in octaves.classes
+            assert "-invalid" in step_size.classes
+
+            for name in list(app.selection.chosen()):  # no layer at all is also marked
+                await move_to_layer(pilot, name)
+                await pilot.press("space")
+            await pilot.pause()
+            assert "-invalid" in app.layers.classes
+            with pytest.raises(ValueError, match="layers"):
+                app.current_config()
+
+    run(scenario())
+
+
+def test_dream_then_save_embeds_the_panel_recipe(dreamer, tiny_png, tmp_path):
+    output = tmp_path / "out.png"
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), output=str(output), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            for name, text in {**TINY_STEPS, "seed": "7", "step_size": "0.02"}.items():
+                await type_into(pilot, name, text)
+            app.query_one(LayerList).focus()
+            config = app.current_config()
+
+            await pilot.press("d")
+            await finish_workers(pilot)
+            assert app.dream_worker.result == "done"
+            assert app.result is not None and app.result.rgb.shape == (96, 96, 3)
+            assert "done" in app.status.text
+            assert app.preview.border_title == "dream"
+
+            await pilot.press("s")
+            await finish_workers(pilot)
+            await pilot.press("s")  # a second save never overwrites the first
+            await finish_workers(pilot)
+            return config, app.last_saved
+
+    config, last_saved = run(scenario())
+    assert output.is_file()
+    assert last_saved == str(tmp_path / "out-2.png")
+    recipe = read_recipe(output)
+    assert recipe["config"] == config.to_dict()
+    assert (recipe["config"]["octaves"], recipe["config"]["steps"]) == (1, 2)
+    assert (recipe["config"]["seed"], recipe["config"]["step_size"]) == (7, 0.02)
+    assert recipe["weights"]["source"] == "random"
+    assert recipe["input"] == {"height": 96, "width": 96}
+
+
+def test_cancel_stops_the_dream_and_saves_nothing(dreamer, tiny_png, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the default output name would land
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await type_into(pilot, "octaves", "1")
+            await type_into(pilot, "steps", "5000")  # minutes: only a cancel ends it soon
+            app.query_one(LayerList).focus()
+            await pilot.press("d")
+            await wait_for(pilot, lambda: app.status.text.startswith("octave"))
+            assert app.dreaming
+            await pilot.press("c")
+            await finish_workers(pilot)
+            assert app.dream_worker.result == "cancelled"
+            assert not app.dreaming and app.result is None
+            assert "cancelled" in app.status.text
+            assert "cancelled" in app.preview.border_title
+            await pilot.press("s")
+            await finish_workers(pilot)
+
+    run(scenario())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["tiny.png"]
+
+
+def test_bad_weights_are_marked_and_a_failed_dream_is_notified(dreamer, tiny_png, tmp_path):
+    missing = str(tmp_path / "missing.weights.h5")
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(100, 30)) as pilot:
+            notes = record_notifications(app)
+            await ready(pilot)
+            app.params.set_weights(missing)  # as if passed with --weights
+            weights_row = app.params.query_one("#param-weights", ParamRow)
+            await wait_for(pilot, lambda: "-invalid" in weights_row.classes)
+            assert "missing.weights.h5" in str(weights_row.query_one(".param-error").render())
+            assert not app.model_ready
+
+            app.query_one(LayerList).focus()
+            await pilot.press("d")
+            await finish_workers(pilot)
+            assert app.dream_worker.result == "failed"
+            assert app.status.text.startswith("dream failed")
+            assert any(sev == "error" and "missing.weights.h5" in text for sev, text in notes)
+
+            app.params.set_weights("random")  # back to a usable source: all good again
+            await wait_for(pilot, lambda: app.model_ready)
+            await pilot.pause()
+            assert "-invalid" not in weights_row.classes
+            assert app.holder.get("random") is dreamer  # the model was never rebuilt
+
+    run(scenario())
+
+
+def test_recipe_key_loads_layers_and_parameters(dreamer, tiny_png, tmp_path):
+    wanted = DreamConfig(
+        layers={"mixed1": 0.5, "mixed6": -1.0},
+        octaves=2,
+        octave_mode="rescale",
+        steps=3,
+        seed=9,
+        smoothing=0.5,
+        jitter=8,
+    )
+    dreamed = tmp_path / "before_dream.png"
+    save_image(dreamed, tiny_image(), recipe=dreamer.recipe(wanted, (96, 96)))
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await pilot.press("r")
+            await pilot.pause()
+            prompt_input = app.screen.query_one("#prompt-input")
+            prompt_input.value = str(tiny_png)  # no recipe in it: the prompt says so
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "no kdream recipe" in str(app.screen.query_one("#prompt-error").render())
+
+            prompt_input.value = str(dreamed)
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.pause()
+            assert app.current_config() == wanted  # jitter too: kept though not shown
+            assert app.params.texts()["octave_mode"] == "rescale"
+            assert app.params.texts()["steps"] == "3"
+            assert app.selection.chosen() == {"mixed1": 0.5, "mixed6": -1.0}
+
+    run(scenario())
+
+
+def test_open_key_switches_the_input(dreamer, tiny_png, tmp_path):
+    other = tmp_path / "other.png"
+    save_image(other, tiny_image(120)[:, :100])
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await pilot.press("o")
+            await pilot.pause()
+            app.screen.query_one("#prompt-input").value = str(tmp_path / "nope.png")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "nope.png" in str(app.screen.query_one("#prompt-error").render())
+            app.screen.query_one("#prompt-input").value = str(other)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.image.source == str(other)
+            assert app.image.rgb.shape == (120, 100, 3)
+            assert app.preview.border_title == "input 100×120"
+
+    run(scenario())
+
+
+def test_main_screen_snapshot(snap_compare, dreamer):
+    """The sample photo, model loaded, at 80x24. The backend name is masked: it is the
+    only thing that differs between TensorFlow, JAX and PyTorch."""
+    app = KdreamApp(weights="random", dreamer=dreamer)
+
+    async def settle(pilot):
+        await ready(pilot)
+        app.params.show_backend("(backend)")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

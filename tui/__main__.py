@@ -1,0 +1,35 @@
+"""``python -m tui [INPUT] [-o OUTPUT] [--weights SOURCE]``: the same as ``kdream tui``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tui",
+        description="DeepDream in the terminal. The Keras backend comes from KERAS_BACKEND "
+        "(changing it needs a restart).",
+    )
+    parser.add_argument("input", nargs="?", help="image to dream (default: the coffee sample)")
+    parser.add_argument(
+        "-o", "--output", help="where s saves (default: <input stem>_dream.png; never overwrites)"
+    )
+    parser.add_argument(
+        "--weights",
+        default="auto",
+        help="auto, imagenet, inception2015, random, or a Keras weights file (default: auto)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tui.app import run_app  # after parsing, so --help works without Textual installed
+
+    return run_app(args.input, args.output, args.weights)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,421 @@
+"""The kdream terminal UI: pick layers and parameters, watch the dream grow, save it.
+
+Run it with ``kdream tui [INPUT] [-o OUTPUT] [--weights ...]`` or ``python -m tui``.
+The Keras backend is whatever ``KERAS_BACKEND`` (or ``~/.keras/keras.json``) says when
+the app starts; Keras is imported in a worker so the window shows up at once.
+
+Example:
+    >>> app = KdreamApp(weights="random")  # doctest: +SKIP
+    >>> app.run()                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
+
+from kdream.config import DreamConfig
+from kdream.imageio import (
+    SAMPLE_SOURCE,
+    ImageInputError,
+    LoadedImage,
+    OutputPathError,
+    default_output_path,
+    load_image,
+    load_sample,
+    read_recipe,
+)
+from tui.form import (
+    LayerSelection,
+    check_fields,
+    check_layers,
+    panel_values,
+    recipe_config,
+    recipe_weights,
+)
+from tui.prompt import PathPrompt
+from tui.saving import choose_output_path
+from tui.session import (
+    DreamFinished,
+    DreamResult,
+    DreamStep,
+    LayersKnown,
+    ModelFailed,
+    ModelHolder,
+    ModelReady,
+    SaveFinished,
+    describe_error,
+    load_model,
+    run_dream,
+    save_result,
+)
+from tui.widgets import DreamStatus, ImagePreview, LayerList, LayerPanel, ParamPanel, format_seconds
+
+
+def load_input(path: str) -> LoadedImage:
+    """An image path, or ``sample`` (or nothing) for the embedded coffee photo."""
+    if path.strip() in ("", "sample", SAMPLE_SOURCE):
+        return load_sample()
+    return load_image(path)
+
+
+def load_recipe_file(path: str) -> tuple[str, dict, DreamConfig]:
+    """Read and check a recipe at once, so the prompt can show what is wrong with it."""
+    recipe = read_recipe(path)
+    return path, recipe, recipe_config(recipe)
+
+
+def image_name(loaded: LoadedImage) -> str:
+    """How an input is named in the title: the file name, or that it is the sample."""
+    if loaded.source == SAMPLE_SOURCE:
+        return f"{SAMPLE_SOURCE.removeprefix('sample:')} (sample)"
+    return os.path.basename(loaded.source)
+
+
+class KdreamApp(App[int]):
+    """DeepDream in a terminal.
+
+    ``dreamer`` lets tests (or a caller that has one) hand in a built
+    :class:`kdream.Dreamer`; it is used for ``weights`` until the weights choice changes.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "kdream"
+    BINDINGS = [
+        Binding("d", "dream", "Dream"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("s", "save", "Save"),
+        Binding("o", "open", "Open"),
+        Binding("r", "recipe", "Recipe"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        input_path: str | None = None,
+        output: str | None = None,
+        weights: str = "auto",
+        dreamer=None,
+    ) -> None:
+        super().__init__()
+        self.image = load_input(input_path or "")  # ImageInputError: the caller reports it
+        self.output = output
+        self.base_config = DreamConfig()
+        """Recipe fields the panels do not show (reduction, jitter, channels...) live here."""
+        self.selection = LayerSelection((), dict(self.base_config.layers))
+        self.holder = ModelHolder(weights, dreamer)
+        self.result: DreamResult | None = None
+        self.dreaming = False
+        self.model_ready = False
+        self.last_saved: str | None = None
+        self.dream_worker = None
+        self._initial_weights = weights
+        self._requested_weights = weights
+        self._weights_error: str | None = None
+        self._cancel = threading.Event()
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield LayerPanel(self.selection, id="layers")
+            yield ParamPanel(panel_values(self.base_config), self._initial_weights, id="params")
+            yield ImagePreview(id="preview")
+        yield DreamStatus(id="status")
+        yield Footer()
+
+    @property
+    def params(self) -> ParamPanel:
+        return self.query_one(ParamPanel)
+
+    @property
+    def layers(self) -> LayerPanel:
+        return self.query_one(LayerPanel)
+
+    @property
+    def status(self) -> DreamStatus:
+        return self.query_one(DreamStatus)
+
+    @property
+    def preview(self) -> ImagePreview:
+        return self.query_one(ImagePreview)
+
+    def on_mount(self) -> None:
+        self._show_input()
+        self.query_one(LayerList).focus()
+        self.revalidate()
+        self.status.say(f"loading model (weights: {self._initial_weights})…", "italic")
+        self._load_model(self._initial_weights)
+
+    def _show_input(self) -> None:
+        height, width = self.image.rgb.shape[:2]
+        self.sub_title = f"{image_name(self.image)} · {width}×{height}"
+        self.preview.show(self.image.rgb, f"input {width}×{height}")
+        for notice in self.image.notices:
+            self.notify(notice, title="input")
+
+    # ------------------------------------------------------------------ the recipe
+
+    def current_config(self) -> DreamConfig:
+        """The config a dream started now would use; ValueError listing what is wrong."""
+        values, errors = check_fields(self.base_config, self.params.texts())
+        layer_error = check_layers(self.base_config, self.selection.chosen())
+        problems = [*errors.values(), *([layer_error] if layer_error else [])]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self.base_config.replace(layers=self.selection.chosen(), **values)
+
+    def revalidate(self) -> bool:
+        """Mark every bad field with DreamConfig's reason; True when all are good."""
+        _, errors = check_fields(self.base_config, self.params.texts())
+        layer_error = check_layers(self.base_config, self.selection.chosen())
+        shown = {**errors, "weights": self._weights_error} if self._weights_error else errors
+        self.params.show_errors(shown)
+        self.layers.show_error(layer_error)
+        return not errors and layer_error is None
+
+    def on_param_panel_changed(self) -> None:
+        self.revalidate()
+        weights = self.params.weights
+        if weights != self._requested_weights:  # a new source: load it now, in the background
+            self._requested_weights = weights
+            self.model_ready = False
+            if not self.dreaming:
+                self.status.say(f"loading model (weights: {weights})…", "italic")
+            self._load_model(weights)
+
+    def on_layer_list_changed(self) -> None:
+        self.revalidate()
+
+    # ------------------------------------------------------------------ workers
+
+    @contextlib.contextmanager
+    def _busy_with(self, what: str):
+        """Track running threads, so quitting can say what it still waits for."""
+        with self._busy_lock:
+            self._busy.add(what)
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy.discard(what)
+
+    @property
+    def busy(self) -> list[str]:
+        with self._busy_lock:
+            return sorted(self._busy)
+
+    def post_from_worker(self, message) -> None:
+        """post_message that tolerates the app having just quit (nobody is listening)."""
+        with contextlib.suppress(RuntimeError):
+            self.post_message(message)
+
+    @work(thread=True, group="model", exit_on_error=False)
+    def _load_model(self, weights: str) -> bool:
+        with self._busy_with("the model to finish loading"):
+            return load_model(self.holder, weights, self.post_from_worker)
+
+    @work(thread=True, group="dream", exit_on_error=False)
+    def _dream(self, loaded: LoadedImage, config: DreamConfig, weights: str, cancel) -> str:
+        with self._busy_with("the current dream step"):
+            return run_dream(self.holder, weights, loaded, config, cancel, self.post_from_worker)
+
+    @work(thread=True, group="save", exit_on_error=False)
+    def _save(self, result: DreamResult) -> str:
+        with self._busy_with("the image to be saved"):
+            return save_result(result, self.output, self.post_from_worker)
+
+    # ------------------------------------------------------------------ worker messages
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Last line of defence: workers report their own failures, but if one still
+        raised, say so and never stay stuck in "dreaming"."""
+        if event.state != WorkerState.ERROR:
+            return
+        reason = describe_error(event.worker.error)
+        self.notify(reason, title="unexpected error", severity="error", timeout=10)
+        if event.worker is self.dream_worker and self.dreaming:
+            self.post_message(DreamFinished(error=reason))
+
+    def on_layers_known(self, message: LayersKnown) -> None:
+        self.layers.set_catalogue(message.names, message.hints)
+        self.revalidate()
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        self.model_ready = True
+        self._weights_error = None
+        self.revalidate()
+        self.layers.set_channels(message.channels)
+        self.params.show_backend(message.backend)
+        if self.dreaming:
+            self.status.say("dreaming: first step (compiling)…", "italic")
+        else:
+            self.status.say(f"ready · {message.weights} weights · press d to dream")
+
+    def on_model_failed(self, message: ModelFailed) -> None:
+        self.model_ready = False
+        if message.weights:
+            self._weights_error = message.reason
+            self.revalidate()
+        self.notify(message.reason, title="cannot load the model", severity="error", timeout=10)
+        self.status.say(f"model failed: {message.reason}", "bold red")
+
+    def on_dream_step(self, message: DreamStep) -> None:
+        if not self.dreaming:  # a late report from a run that already ended
+            return
+        info = message.info
+        self.status.set_fraction(info.fraction)
+        if not self._cancel.is_set():
+            self.status.say(
+                f"octave {info.octave}/{info.octaves} · step {info.step}/{info.steps} · "
+                f"loss {info.loss:.4g} · ETA {format_seconds(info.eta)}"
+            )
+        if message.image is not None:
+            self.preview.show(message.image, f"dreaming · octave {info.octave}/{info.octaves}")
+
+    def on_dream_finished(self, message: DreamFinished) -> None:
+        self.dreaming = False
+        if message.result is not None:
+            self.result = message.result
+            self.preview.show(message.result.rgb, "dream")
+            self.status.set_fraction(1.0)
+            self.status.say(f"done in {message.result.seconds:.1f} s · press s to save", "bold")
+        elif message.cancelled:
+            self.preview.show(self.image.rgb, "input (cancelled)")
+            self.status.set_fraction(0.0)
+            self.status.say("dream cancelled · nothing to save", "bold yellow")
+        else:
+            self.preview.show(self.image.rgb, "input (failed)")
+            self.status.set_fraction(0.0)
+            self.status.say(f"dream failed: {message.error}", "bold red")
+            self.notify(message.error or "", title="dream failed", severity="error", timeout=10)
+        self.refresh_bindings()
+
+    def on_save_finished(self, message: SaveFinished) -> None:
+        if message.error:
+            self.notify(message.error, title="not saved", severity="error", timeout=10)
+            self.status.say(f"not saved: {message.error}", "bold red")
+            return
+        self.last_saved = str(message.path)
+        self.notify(f"saved {message.path}", title="saved")
+        self.status.say(f"saved {message.path}", "bold green")
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """Dim the keys that do nothing right now (None = shown, but disabled)."""
+        if action == "cancel":
+            return True if self.dreaming else None
+        if action == "save":
+            return True if self.result is not None else None
+        if action == "open":
+            return None if self.dreaming else True
+        return True
+
+    def action_dream(self) -> None:
+        if self.dreaming:
+            self.notify("already dreaming (c cancels)", severity="warning")
+            return
+        try:
+            config = self.current_config()
+        except ValueError as error:
+            self.revalidate()
+            self.notify(str(error), title="fix the marked values first", severity="error")
+            return
+        weights = self.params.weights
+        self.result = None
+        self.dreaming = True
+        self._cancel = threading.Event()  # a fresh one: a late cancel must not stop the next run
+        self.status.set_fraction(0.0)
+        if self.holder.loaded_weights != weights:
+            self.status.say(f"loading model (weights: {weights})…", "italic")
+        else:
+            self.status.say("dreaming: first step…", "italic")
+        self.dream_worker = self._dream(self.image, config, weights, self._cancel)
+        self.refresh_bindings()
+
+    def action_cancel(self) -> None:
+        if self.dreaming and not self._cancel.is_set():
+            self._cancel.set()
+            self.status.say("cancelling after this step…", "italic")
+
+    def action_save(self) -> None:
+        if self.result is None:
+            self.notify("nothing to save yet: press d to dream first", severity="warning")
+            return
+        self._save(self.result)
+
+    def action_open(self) -> None:
+        if self.dreaming:
+            return
+        value = "" if self.image.source == SAMPLE_SOURCE else self.image.source
+        prompt = PathPrompt("Open an image (a path, or 'sample')", value, load_input)
+        self.push_screen(prompt, self._opened)
+
+    def _opened(self, loaded: LoadedImage | None) -> None:
+        if loaded is None:
+            return
+        self.image = loaded
+        self.result = None
+        self._show_input()
+        self.status.set_fraction(0.0)
+        self.status.say(f"opened {image_name(loaded)} · press d to dream")
+        self.refresh_bindings()
+
+    def action_recipe(self) -> None:
+        value = self.last_saved or str(default_output_path(self.image.source))
+        prompt = PathPrompt("Load the recipe of a kdream image", value, load_recipe_file)
+        self.push_screen(prompt, self._apply_recipe)
+
+    def _apply_recipe(self, loaded: tuple[str, dict, DreamConfig] | None) -> None:
+        if loaded is None:
+            return
+        path, recipe, config = loaded
+        self.base_config = config
+        self.selection.load(dict(config.layers))
+        self.layers.layer_list.refresh_rows()
+        self.params.set_texts(panel_values(config))
+        weights = recipe_weights(recipe)
+        if weights is not None:
+            self.params.set_weights(weights)
+        self.revalidate()
+        extra = f" (+{len(config.channels)} channel terms, not shown)" if config.channels else ""
+        self.notify(f"recipe loaded from {path}{extra}", title="recipe")
+
+    async def action_quit(self) -> None:
+        self._cancel.set()  # a running dream stops after its current step
+        self.exit(0)
+
+
+def run_app(input_path: str | None = None, output: str | None = None, weights: str = "auto") -> int:
+    """Start the TUI; returns the process exit code (2 for a bad input or output path)."""
+    try:
+        app = KdreamApp(input_path=input_path, output=output, weights=weights)
+        if output:
+            choose_output_path(output, app.image.source)
+    except (ImageInputError, OutputPathError) as error:
+        print(f"kdream: error: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(_run(app))
+
+
+async def _run(app: KdreamApp) -> int:
+    await app.run_async()
+    # Threads cannot be killed: say what the exit still waits for (at most one dream
+    # step, or the model build) instead of looking hung.
+    if app.busy:
+        print(f"kdream: waiting for {' and '.join(app.busy)}…", file=sys.stderr)
+    return app.return_code or 0

@@ -1,0 +1,270 @@
+"""What runs off the UI thread: building the model, dreaming, and the messages they post.
+
+Workers talk to the app only through ``post_message`` (thread-safe and non-blocking), never
+``call_from_thread``: that one waits for the UI, and a worker still waiting when the app
+quits would keep the process alive.
+
+Keras (through ``kdream.models`` and ``kdream.dreamer``) is imported here lazily, inside
+the worker, so the window appears before the seconds-long framework import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+from textual.message import Message
+
+from kdream.config import DreamConfig
+from kdream.imageio import save_image
+from kdream.weights import WeightsError
+from tui.saving import choose_output_path
+
+PREVIEW_INTERVAL_S = 0.25
+"""At most ~4 previews a second: each one copies the image from the device."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DreamResult:
+    """A finished dream and everything needed to save it the way the CLI does."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    source: str
+    config: DreamConfig
+    recipe: dict
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class StepInfo:
+    """The numbers of one progress report, copied off the worker's Progress object."""
+
+    octave: int
+    octaves: int
+    step: int
+    steps: int
+    loss: float
+    fraction: float
+    eta: float
+
+
+class LayersKnown(Message):
+    """Keras is imported: the layer catalogue and its hints can be shown."""
+
+    def __init__(self, names: tuple[str, ...], hints: dict[str, str]) -> None:
+        super().__init__()
+        self.names = names
+        self.hints = hints
+
+
+class ModelReady(Message):
+    """The Dreamer is built (or was reused)."""
+
+    def __init__(self, backend: str, weights: str, channels: dict[str, int]) -> None:
+        super().__init__()
+        self.backend = backend
+        self.weights = weights
+        self.channels = channels
+
+
+class ModelFailed(Message):
+    """The Dreamer could not be built; ``reason`` is one line.
+
+    ``weights`` is True when the weights choice is to blame (the panel marks that field).
+    """
+
+    def __init__(self, reason: str, weights: bool = False) -> None:
+        super().__init__()
+        self.reason = reason
+        self.weights = weights
+
+
+class DreamStep(Message):
+    """One ascent step finished; ``image`` is a preview or None when throttled."""
+
+    def __init__(self, info: StepInfo, image: np.ndarray | None) -> None:
+        super().__init__()
+        self.info = info
+        self.image = image
+
+
+class DreamFinished(Message):
+    """A dream ended: ``result`` when it completed, else ``cancelled`` or ``error`` says why."""
+
+    def __init__(
+        self, result: DreamResult | None = None, cancelled: bool = False, error: str | None = None
+    ) -> None:
+        super().__init__()
+        self.result = result
+        self.cancelled = cancelled
+        self.error = error
+
+
+class ModelHolder:
+    """One Dreamer, built on first use and reused; rebuilt only when the weights change.
+
+    Thread-safe: the startup worker and a dream worker may ask at the same time; the
+    second waits for the first build instead of building another model.
+    """
+
+    def __init__(self, weights: str, dreamer=None) -> None:
+        self._lock = threading.Lock()
+        self._weights = weights
+        self._dreamer = dreamer
+        self._channels: dict[str, int] | None = None
+
+    def get(self, weights: str):
+        """The Dreamer for ``weights`` (building it if needed); raises WeightsError etc."""
+        with self._lock:
+            if self._dreamer is None or weights != self._weights:
+                from kdream.dreamer import Dreamer
+
+                # Build before replacing: weights that fail to load keep the old model.
+                self._dreamer = Dreamer(weights=weights)
+                self._weights = weights
+                self._channels = None
+            return self._dreamer
+
+    def channels(self) -> dict[str, int]:
+        """Channel count of every catalogue layer of the current model."""
+        from kdream.models import layer_channels
+
+        with self._lock:
+            if self._channels is None:
+                self._channels = layer_channels(self._dreamer.model)
+            return self._channels
+
+    @property
+    def loaded_weights(self) -> str | None:
+        """The weights spec of the model held now (None before the first build)."""
+        return self._weights if self._dreamer is not None else None
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a notification: kdream's errors already are, others get their type."""
+    text = " ".join(str(error).split())
+    if type(error).__module__.startswith("kdream") or isinstance(error, ValueError):
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def describe_import_error(error: ImportError) -> str:
+    """Keras failed to import: most often KERAS_BACKEND names a framework not installed."""
+    backend = os.environ.get("KERAS_BACKEND", "the default")
+    return (
+        f"cannot import Keras with {backend} backend ({describe_error(error)}); "
+        "set KERAS_BACKEND to an installed one and restart"
+    )
+
+
+def load_model(holder: ModelHolder, weights: str, post: Callable[[Message], object]) -> bool:
+    """Import Keras, announce the layers, build the model, announce it. Returns success."""
+    try:
+        from kdream.models import CATALOGUE, LAYER_HINTS
+    except ImportError as error:
+        post(ModelFailed(describe_import_error(error)))
+        return False
+    post(LayersKnown(tuple(CATALOGUE), dict(LAYER_HINTS)))
+    try:
+        dreamer = holder.get(weights)
+        post(ModelReady(dreamer.backend, dreamer.weights.source, holder.channels()))
+    except Exception as error:  # any failure is shown in the UI, never a crash
+        post(ModelFailed(describe_error(error), weights=isinstance(error, WeightsError)))
+        return False
+    return True
+
+
+class ProgressReporter:
+    """The ``on_progress`` callback: posts every step, with a preview at most 4 times a second."""
+
+    def __init__(
+        self, post: Callable[[Message], object], interval: float = PREVIEW_INTERVAL_S
+    ) -> None:
+        self._post = post
+        self._interval = interval
+        self._last_preview = -float("inf")
+
+    def __call__(self, progress) -> None:
+        now = time.monotonic()
+        image = None
+        if now - self._last_preview >= self._interval:
+            self._last_preview = now
+            image = progress.image()  # the device copy happens here, in the worker
+        info = StepInfo(
+            progress.octave,
+            progress.octaves,
+            progress.step,
+            progress.steps,
+            progress.loss,
+            progress.fraction,
+            progress.eta,
+        )
+        self._post(DreamStep(info, image))
+
+
+def run_dream(
+    holder: ModelHolder,
+    weights: str,
+    loaded,
+    config: DreamConfig,
+    cancel: threading.Event,
+    post: Callable[[Message], object],
+) -> str:
+    """Dream ``loaded`` (a LoadedImage) and post the outcome. Returns "done", "cancelled"
+    or "failed" (also the worker's result, handy in tests)."""
+    try:
+        from kdream.dreamer import DreamCancelled
+    except ImportError as error:
+        post(DreamFinished(error=describe_import_error(error)))
+        return "failed"
+    started = time.perf_counter()
+    try:
+        rebuild = holder.loaded_weights != weights
+        dreamer = holder.get(weights)
+        if rebuild:  # the app said "loading model": say it is ready again
+            post(ModelReady(dreamer.backend, dreamer.weights.source, holder.channels()))
+        rgb = dreamer.dream(loaded.rgb, config, on_progress=ProgressReporter(post), cancel=cancel)
+        recipe = dreamer.recipe(config, loaded.rgb.shape[:2])
+    except DreamCancelled:
+        post(DreamFinished(cancelled=True))
+        return "cancelled"
+    except Exception as error:  # shown as a notification; the app keeps running
+        post(DreamFinished(error=describe_error(error)))
+        return "failed"
+    seconds = time.perf_counter() - started
+    post(DreamFinished(DreamResult(rgb, loaded.alpha, loaded.source, config, recipe, seconds)))
+    return "done"
+
+
+class SaveFinished(Message):
+    """A save ended: ``path`` written, or ``error`` (one line) why not."""
+
+    def __init__(self, path=None, error: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.error = error
+
+
+_SAVE_LOCK = threading.Lock()
+"""Pressing ``s`` twice quickly must give two files: choosing a free name and writing it
+happen together, one save at a time."""
+
+
+def save_result(result: DreamResult, requested: str | None, post) -> str:
+    """Write ``result`` with its recipe to the -o path or a free default name; post the outcome.
+
+    Returns the path written, or "" when it failed (the worker's result)."""
+    try:
+        with _SAVE_LOCK:
+            target = choose_output_path(requested, result.source)
+            path = save_image(target, result.rgb, result.alpha, recipe=result.recipe)
+    except (ValueError, TypeError, OSError) as error:  # OutputPathError is a ValueError
+        post(SaveFinished(error=describe_error(error)))
+        return ""
+    post(SaveFinished(path=path))
+    return str(path)
