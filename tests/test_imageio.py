@@ -196,20 +196,6 @@ def test_permission_denied_is_reported(tmp_path, monkeypatch):
     assert "permission denied" in _assert_one_line_naming(caught.value, path)
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read mode-000 files"
-)
-def test_permission_denied_for_real(tmp_path):
-    path = tmp_path / "secret.png"
-    path.write_bytes(_png_bytes(_gradient_rgb()))
-    path.chmod(0)
-    try:
-        with pytest.raises(ImageInputError, match="permission denied"):
-            load_image(path)
-    finally:
-        path.chmod(0o600)
-
-
 def _valid_files() -> dict[str, bytes]:
     rgb = _gradient_rgb(16, 16)
     files = {}
