@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import nox
@@ -32,7 +33,8 @@ def install(session: nox.Session, backend: str) -> None:
 def backend_env(session: nox.Session, backend: str) -> dict[str, str]:
     """KERAS_BACKEND plus a private KERAS_HOME whose keras.json says channels_last, and
     one weights cache shared by all sessions (fetched once)."""
-    keras_home = Path(session.create_tmp()) / "keras_home"
+    # Absolute: tests run the CLI in other working directories.
+    keras_home = Path(session.create_tmp()).resolve() / "keras_home"
     keras_home.mkdir(parents=True, exist_ok=True)
     settings = {"backend": backend, "image_data_format": "channels_last", "floatx": "float32"}
     (keras_home / "keras.json").write_text(json.dumps(settings))
@@ -77,3 +79,33 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "format", "--check", ".")
     session.run("ruff", "check", ".")
+
+
+BENCHMARKS_DIR = ROOT / ".benchmarks"
+
+
+@nox.session
+@nox.parametrize("backend", BACKENDS)
+def bench(session: nox.Session, backend: str) -> None:
+    """The benchmark suite on one backend -> .benchmarks/<backend>.json (not run by default).
+
+    Extra arguments go to pytest, e.g. ``nox -s bench -- --quick``.
+    """
+    install(session, backend)
+    BENCHMARKS_DIR.mkdir(parents=True, exist_ok=True)
+    session.run(
+        "pytest",
+        "benches",
+        f"--benchmark-json={BENCHMARKS_DIR / f'{backend}.json'}",
+        *session.posargs,
+        env=backend_env(session, backend),
+    )
+
+
+@nox.session(venv_backend="none")
+def bench_compare(session: nox.Session) -> None:
+    """One table of .benchmarks/*.json: printed, and written to .benchmarks/table.md.
+
+    The comparison is standard-library Python: nox's own interpreter runs it, no venv.
+    """
+    session.run(sys.executable, "benches/compare.py", str(BENCHMARKS_DIR), external=True)

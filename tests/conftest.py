@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import keras
@@ -13,6 +14,10 @@ from kdream.models import FeatureExtractor
 # The cross-backend comparison needs all three backends' recordings: only its own
 # nox session (crossbackend) collects it.
 collect_ignore = [] if os.environ.get("KDREAM_CROSSBACKEND_DIR") else ["crossbackend"]
+# The original 2015 network runs in torch: that check lives in the torch session only
+# (TensorFlow and torch never share an environment).
+if importlib.util.find_spec("torch") is None:
+    collect_ignore.append("test_torchscript_crosscheck.py")
 
 
 def pytest_report_header(config):

@@ -204,6 +204,8 @@ def test_ctrl_c_stops_and_leaves_no_file(tmp_path):
         [sys.executable, "-m", "kdream", "dream", str(photo), "--weights", "random",
          "--steps", "10000", "--octaves", "1", "--quiet"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as in a terminal: a runner started in the background may hand down SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     time.sleep(12)  # model building or dreaming: either way Ctrl-C must leave nothing behind
     process.send_signal(signal.SIGINT)
