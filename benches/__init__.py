@@ -1,0 +1,1 @@
+"""kdream's benchmark suite (pytest-benchmark); see benches/conftest.py and benches/compare.py."""

@@ -1,0 +1,328 @@
+"""One table of every benchmark on every backend, from pytest-benchmark's JSON files.
+
+    python benches/compare.py .benchmarks            # prints it, writes .benchmarks/table.md
+
+Reads ``<dir>/*.json`` (one file per backend, as ``nox -s bench`` writes them). A
+row is a benchmark case (and variant, for baselines); a column is a backend; a
+cell holds the median time, the achieved GFLOP/s, the share of that backend's
+fp32 matmul roofline and the speed-up over the row's baseline (the naive step or
+the TensorFlow tutorial), or the peak RSS for memory cases. Below the table: the
+machine, the notes the benchmarks left, and the performance targets, met or not.
+
+Standard library only, so it runs without any backend installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BACKEND_ORDER = ("tensorflow", "jax", "torch")
+TARGET_BEST_ROOFLINE = 50.0
+TARGET_EVERY_ROOFLINE = 35.0
+TARGET_TUTORIAL_SPEEDUP = 1.25
+TARGET_PEAK_GIB = 3.0
+
+
+@dataclass
+class Result:
+    """One benchmark of one backend."""
+
+    backend: str
+    case: str
+    variant: str
+    median: float
+    rounds: int
+    info: dict
+
+    @property
+    def row(self) -> tuple[str, str]:
+        return self.case, self.variant
+
+
+@dataclass
+class Run:
+    """Everything read from one directory of JSON files."""
+
+    results: list[Result] = field(default_factory=list)
+    machines: dict[str, dict] = field(default_factory=dict)
+    rooflines: dict[str, float] = field(default_factory=dict)
+
+    def backends(self) -> list[str]:
+        present = {r.backend for r in self.results}
+        return [b for b in BACKEND_ORDER if b in present] + sorted(present - set(BACKEND_ORDER))
+
+    def rows(self) -> list[tuple[str, str]]:
+        """Rows in the order the suite ran them (first backend that has them first)."""
+        seen: dict[tuple[str, str], None] = {}
+        for backend in self.backends():
+            for result in self.results:
+                if result.backend == backend:
+                    seen.setdefault(result.row, None)
+        return list(seen)
+
+    def get(self, backend: str, row: tuple[str, str]) -> Result | None:
+        for result in self.results:
+            if result.backend == backend and result.row == row:
+                return result
+        return None
+
+    def best_roofline(self) -> float:
+        """The machine's practical ceiling: the fastest backend's matmul roofline."""
+        return max(self.rooflines.values(), default=0.0)
+
+    def speedup(self, result: Result) -> float | None:
+        """Baseline median / this median, when the row names a baseline that was measured."""
+        baseline_variant = result.info.get("baseline")
+        if not baseline_variant:
+            return None
+        baseline = self.get(result.backend, (result.case, baseline_variant))
+        if baseline is None or not result.median:
+            return None
+        # Timed interleaved with the baseline's rounds: immune to the machine's drift.
+        interleaved = baseline.info.get("interleaved_kdream_median")
+        if result.variant == "kdream" and interleaved:
+            return baseline.median / interleaved
+        return baseline.median / result.median
+
+
+def load(directory: Path) -> Run:
+    run = Run()
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise SystemExit(f"no benchmark JSON files in {directory}")
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        machine = data.get("machine_info", {}).get("kdream", {})
+        for bench in data.get("benchmarks", []):
+            info = bench.get("extra_info", {})
+            backend = info.get("backend") or machine.get("backend") or path.stem
+            stats = bench.get("stats", {})
+            run.results.append(
+                Result(
+                    backend=backend,
+                    case=info.get("case", bench.get("name", "?")),
+                    variant=info.get("variant", "kdream"),
+                    median=float(stats.get("median", 0.0)),
+                    rounds=int(stats.get("rounds", 0)),
+                    info=info,
+                )
+            )
+            if info.get("roofline_gflops_per_s"):
+                best = max(run.rooflines.get(backend, 0.0), info["roofline_gflops_per_s"])
+                run.rooflines[backend] = best
+            if machine:
+                run.machines[backend] = machine
+    return run
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1.0:
+        return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.2f} ms"
+    return f"{seconds:.2f} s" if seconds < 100 else f"{seconds:.0f} s"
+
+
+def format_cell(run: Run, result: Result | None) -> str:
+    if result is None:
+        return "–"
+    parts = [format_seconds(result.median)]
+    info = result.info
+    if "peak_rss_mib" in info:
+        parts.append(f"peak {info['peak_rss_mib'] / 1024:.2f} GiB")
+    if info.get("gflops_per_s"):
+        parts.append(f"{info['gflops_per_s']:.0f} GFLOP/s")
+    if info.get("roofline_percent"):
+        share = f"{info['roofline_percent']:.0f}%"
+        best = run.best_roofline()
+        if info.get("gflops_per_s") and best > info.get("roofline_gflops_per_s", best):
+            share += f" ({100 * info['gflops_per_s'] / best:.0f}%)"
+        parts.append(share)
+    speedup = run.speedup(result)
+    if speedup is not None:
+        parts.append(f"×{speedup:.2f} vs {info['baseline']}")
+    return " · ".join(parts)
+
+
+def row_label(row: tuple[str, str]) -> str:
+    case, variant = row
+    return case if variant == "kdream" else f"{case} — {variant}"
+
+
+def table_cells(run: Run) -> tuple[list[str], list[list[str]]]:
+    backends = run.backends()
+    header = ["benchmark"] + backends
+    body = [
+        [row_label(row)] + [format_cell(run, run.get(b, row)) for b in backends]
+        for row in run.rows()
+    ]
+    return header, body
+
+
+def markdown_table(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def text_table(header: list[str], body: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    rule = "  ".join("-" * w for w in widths)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths)), rule]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
+    return "\n".join(lines)
+
+
+def machine_lines(run: Run) -> list[str]:
+    lines = []
+    machines = list(run.machines.values())
+    if machines:
+        first = machines[0]
+        lines.append(f"CPU: {first.get('cpu_model', '?')}, {first.get('usable_cores', '?')} cores")
+        if any(m.get("quick") for m in machines):
+            lines.append("QUICK RUN (--quick): tiny sizes, not for publication")
+    for backend in run.backends():
+        machine = run.machines.get(backend, {})
+        versions = ", ".join(f"{k} {v}" for k, v in machine.get("versions", {}).items())
+        roofline = run.rooflines.get(backend)
+        roof = f"; fp32 matmul roofline {roofline:.0f} GFLOP/s" if roofline else ""
+        loads = [f"{value:.1f}" for value in machine.get("load_average", []) if value is not None]
+        load = f"; load average {' -> '.join(loads)}" if loads else ""
+        lines.append(f"{backend}: {versions or 'versions unknown'}{roof}{load}")
+    return lines
+
+
+def notes(run: Run) -> list[str]:
+    seen: dict[str, None] = {}
+    for result in run.results:
+        if result.info.get("note"):
+            seen.setdefault(result.info["note"], None)
+    return list(seen)
+
+
+def largest_step_results(run: Run) -> list[Result]:
+    """Per backend, the kdream one-step result at the largest size measured."""
+    chosen = []
+    for backend in run.backends():
+        steps = [
+            r
+            for r in run.results
+            if r.backend == backend and r.variant == "kdream" and r.case.startswith("ascent step")
+        ]
+        if steps:
+            chosen.append(max(steps, key=lambda r: r.info.get("gflop", 0.0)))
+    return chosen
+
+
+def target_lines(run: Run) -> list[str]:
+    """The suite's performance targets, each with its evidence and met/missed."""
+    lines = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    steps = [r for r in largest_step_results(run) if r.info.get("roofline_percent")]
+    if steps:
+        shares = {r.backend: r.info["roofline_percent"] for r in steps}
+        best_roofline = run.best_roofline()
+        described = "; ".join(
+            f"{r.backend} {r.info['roofline_percent']:.0f}% of own / "
+            f"{100 * r.info['gflops_per_s'] / best_roofline:.0f}% of best"
+            for r in steps
+        )
+        best = max(shares.values())
+        lines.append(
+            f"best backend's step >= {TARGET_BEST_ROOFLINE:.0f}% of its roofline "
+            f"({steps[0].case}: {described}): {verdict(best >= TARGET_BEST_ROOFLINE)}"
+        )
+        worst = min(shares.values())
+        lines.append(
+            f"every backend's step >= {TARGET_EVERY_ROOFLINE:.0f}% of its roofline: "
+            f"{verdict(worst >= TARGET_EVERY_ROOFLINE)}"
+        )
+    for result in run.results:
+        if result.variant == "kdream" and result.info.get("baseline") == "tf-tutorial":
+            speedup = run.speedup(result)
+            if speedup is not None:
+                lines.append(
+                    f"{result.backend} {result.case} >= {TARGET_TUTORIAL_SPEEDUP}x the tutorial "
+                    f"loop: ×{speedup:.2f}, {verdict(speedup >= TARGET_TUTORIAL_SPEEDUP)}"
+                )
+    for backend in run.backends():
+        memory = sorted(
+            (r for r in run.results if r.backend == backend and "peak_rss_mib" in r.info),
+            key=lambda r: r.info.get("peak_rss_mib", 0.0),
+        )
+        if not memory:
+            continue
+        by_case = ", ".join(
+            f"{r.case.split(',')[1].strip()}: {r.info['peak_rss_mib'] / 1024:.2f}" for r in memory
+        )
+        largest = max(memory, key=lambda r: _side_of(r.case))
+        smallest = min(memory, key=lambda r: _side_of(r.case))
+        growth = largest.info["peak_rss_mib"] - smallest.info["peak_rss_mib"]
+        peak_gib = largest.info["peak_rss_mib"] / 1024
+        lines.append(
+            f"{backend} peak RSS (GiB; {by_case}): largest < {TARGET_PEAK_GIB:.0f} GiB "
+            f"{verdict(peak_gib < TARGET_PEAK_GIB)}; growth {_side_of(smallest.case)}² -> "
+            f"{_side_of(largest.case)}²: {growth:+.0f} MiB"
+        )
+    return lines
+
+
+def _side_of(case: str) -> int:
+    """The image side in a case name such as 'peak RSS, one step 4096², tile 512'."""
+    for word in case.replace(",", " ").split():
+        if word.endswith("²") and word[:-1].isdigit():
+            return int(word[:-1])
+    return 0
+
+
+def render(run: Run) -> tuple[str, str]:
+    """(plain text for the terminal, Markdown for the README)."""
+    header, body = table_cells(run)
+    machine = machine_lines(run)
+    note_lines = notes(run)
+    targets = target_lines(run)
+    legend = (
+        "cells: median · GFLOP/s · % of own roofline (% of best backend's) · speed-up vs baseline"
+    )
+    text = "\n".join(
+        [*machine, "", text_table(header, body), "", legend, *note_lines, "", "Targets:"]
+        + [f"  {line}" for line in targets]
+    )
+    markdown = "\n".join(
+        ["### Benchmarks", "", *(f"- {line}" for line in machine), "", markdown_table(header, body)]
+        + [""]
+        + [
+            "Cells: median time · achieved GFLOP/s (convolutions, forward + input gradient) · "
+            "% of the backend's own fp32 matmul roofline (in parentheses: % of the best "
+            "backend's roofline, the machine's practical peak) · speed-up over the row's "
+            "baseline.",
+            "",
+        ]
+        + [f"- {line}" for line in note_lines]
+        + ["", "Targets:", ""]
+        + [f"- {line}" for line in targets]
+        + [""]
+    )
+    return text, markdown
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Compare kdream benchmark runs across backends.")
+    parser.add_argument("directory", type=Path, nargs="?", default=Path(".benchmarks"))
+    parser.add_argument("--markdown", type=Path, help="default: <directory>/table.md")
+    args = parser.parse_args(argv)
+    text, markdown = render(load(args.directory))
+    print(text)
+    target = args.markdown or args.directory / "table.md"
+    target.write_text(markdown, encoding="utf-8")
+    print(f"\nwrote {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
