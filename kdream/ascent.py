@@ -58,6 +58,8 @@ class AscentStep:
             return objective(dict(zip(names, outputs)))
 
         self.gradient = _backend.input_gradient(extractor.model, objective_of_outputs)
+        # Smaller tiles would crash the network or collapse the deepest layer to 1x1.
+        self.min_tile = extractor.min_side()
         self._functions = {}
 
     def __call__(self, image, shift, sigma: float, step_size: float, config: DreamConfig):
@@ -79,7 +81,9 @@ class AscentStep:
         The image is rolled by ``shift``, cut into tiles, each tile differentiated on its
         own, and the tile gradients pasted and rolled back into place.
         """
-        layout = TileLayout.for_image(tuple(int(d) for d in image.shape[:2]), config.tile_size)
+        layout = TileLayout.for_image(
+            tuple(int(d) for d in image.shape[:2]), config.tile_size, self.min_tile
+        )
         shift = _backend.roll_shift(shift)
         tiles = self._compiled("cut", layout)(image, shift)
         values, tile_grads = self.tile_gradients(tiles, config.tile_batch)

@@ -3,8 +3,7 @@
 A cascade of three Gaussians (sigma/2, sigma, 2*sigma), averaged, as in the
 popular PyTorch DeepDream ports: it keeps the fine detail of the small sigma and
 the coherence of the large one. Separable (one horizontal, one vertical
-depthwise convolution, all three sigmas in the same pass) with reflect padding,
-so borders are not darkened.
+pass) with reflect padding, so borders are not darkened.
 
 Example:
     >>> kernels = cascade_kernels(sigma=2.0, radius=kernel_radius(2.0))
@@ -18,6 +17,8 @@ import math
 
 import numpy as np
 from keras import ops
+
+from kdream import _backend
 
 CASCADE = (0.5, 1.0, 2.0)
 """Sigma multipliers of the cascade."""
@@ -51,16 +52,35 @@ def smooth(image, kernels):
     """Average of separable Gaussian blurs of an (H, W, C) image, one per kernel row.
 
     ``kernels`` has shape (K, 2r+1); with a single row this is a plain Gaussian blur.
+    The blurs run one after another and are summed, so only one image-sized
+    intermediate lives at a time (a 4096 px image has room for little else).
     """
     count, taps = kernels.shape
     radius = (taps - 1) // 2
-    channels = image.shape[-1]
-    padded = ops.pad(image[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]], "reflect")
-    # Depthwise kernels are (kh, kw, in_channels, multiplier); output channel c*K + k.
+    # 4-D: torch pads in "reflect" mode only with a batch axis.
+    pad_width = [[0, 0], [radius, radius], [radius, radius], [0, 0]]
+    padded = ops.pad(image[None], pad_width, "reflect")[0]
     kernels = ops.cast(kernels, image.dtype)
-    horizontal = ops.tile(ops.transpose(kernels)[None, :, None, :], (1, 1, channels, 1))
-    blurred = ops.depthwise_conv(padded, horizontal, strides=1, padding="valid")
-    vertical = ops.reshape(ops.tile(ops.transpose(kernels), (1, channels)), (taps, 1, -1, 1))
-    blurred = ops.depthwise_conv(blurred, vertical, strides=1, padding="valid")
-    height, width = blurred.shape[1], blurred.shape[2]
-    return ops.mean(ops.reshape(blurred[0], (height, width, channels, count)), axis=-1)
+    # Measured at 1024 px: XLA on CPU runs depthwise convolutions ~7x slower than shifted
+    # sums (800 vs 116 ms); TensorFlow and torch run them 2-6x faster than shifted sums.
+    blur = _blur_by_shifted_sums if _backend.name() == "jax" else _blur_by_depthwise_conv
+    total = None
+    for index in range(count):
+        blurred = blur(padded, kernels[index], image.shape[0], image.shape[1])
+        total = blurred if total is None else total + blurred
+    return total / count if count > 1 else total
+
+
+def _blur_by_depthwise_conv(padded, kernel, height, width):
+    taps = kernel.shape[0]
+    channels = padded.shape[-1]
+    horizontal = ops.tile(ops.reshape(kernel, (1, taps, 1, 1)), (1, 1, channels, 1))
+    vertical = ops.tile(ops.reshape(kernel, (taps, 1, 1, 1)), (1, 1, channels, 1))
+    blurred = ops.depthwise_conv(padded[None], horizontal, strides=1, padding="valid")
+    return ops.depthwise_conv(blurred, vertical, strides=1, padding="valid")[0]
+
+
+def _blur_by_shifted_sums(padded, kernel, height, width):
+    taps = kernel.shape[0]
+    rows = sum(kernel[t] * padded[:, t : t + width] for t in range(taps))
+    return sum(kernel[t] * rows[t : t + height] for t in range(taps))

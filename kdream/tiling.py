@@ -9,7 +9,7 @@ whose border is farther away: the seam sits in the middle of the overlap.
 Example:
     >>> layout = TileLayout.for_image((700, 300), tile_size=512)
     >>> layout.starts_y, layout.tile_hw
-    ((0, 188), (512, 300))
+    ((0, 350), (350, 300))
 """
 
 from __future__ import annotations
@@ -20,17 +20,21 @@ import math
 from keras import ops
 
 
-def axis_starts(length: int, tile: int) -> tuple[tuple[int, ...], int]:
+def axis_starts(length: int, tile: int, min_tile: int = 1) -> tuple[tuple[int, ...], int]:
     """Start offsets of equal tiles covering ``length`` and the tile length used.
 
-    Overlap is spread evenly between the tiles, so no tile is mostly overlap.
+    ``tile`` is an upper bound: the side is split evenly into as few tiles as fit, so
+    tiles barely overlap (a 522 px octave is two 261 px tiles, not two 512 px tiles that
+    redo most of the work). Tiles stay at least ``min_tile`` long (the network's and
+    the layers' minimum); the overlap is spread evenly between them.
     """
     if length <= tile:
         return (0,), length
     count = math.ceil(length / tile)
-    spare = count * tile - length
-    starts = tuple(i * tile - round(i * spare / (count - 1)) for i in range(count))
-    return starts, tile
+    used = min(length, max(math.ceil(length / count), min_tile))
+    spare = count * used - length
+    starts = tuple(i * used - round(i * spare / (count - 1)) for i in range(count))
+    return starts, used
 
 
 def axis_ownership(starts: tuple[int, ...], tile: int, length: int) -> tuple[tuple[int, int], ...]:
@@ -52,9 +56,9 @@ class TileLayout:
     starts_x: tuple[int, ...]
 
     @classmethod
-    def for_image(cls, image_hw, tile_size: int) -> TileLayout:
-        starts_y, tile_h = axis_starts(image_hw[0], tile_size)
-        starts_x, tile_w = axis_starts(image_hw[1], tile_size)
+    def for_image(cls, image_hw, tile_size: int, min_tile: int = 1) -> TileLayout:
+        starts_y, tile_h = axis_starts(image_hw[0], tile_size, min_tile)
+        starts_x, tile_w = axis_starts(image_hw[1], tile_size, min_tile)
         return cls(tuple(image_hw), (tile_h, tile_w), starts_y, starts_x)
 
     @property

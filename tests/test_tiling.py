@@ -15,7 +15,9 @@ from kdream.tiling import TileLayout, axis_ownership, axis_starts
 @pytest.mark.parametrize("length,tile", [(100, 100), (80, 100), (101, 50), (513, 512), (1000, 300)])
 def test_tiles_cover_every_pixel_with_equal_tiles(length, tile):
     starts, used = axis_starts(length, tile)
-    assert used == min(length, tile)
+    assert used == length if length <= tile else used <= tile
+    assert len(starts) == -(-length // tile)  # as few tiles as fit
+    assert len(starts) * used - length < len(starts)  # overlap: less than a pixel a tile
     covered = np.zeros(length, int)
     for start in starts:
         assert 0 <= start and start + used <= length
@@ -32,9 +34,9 @@ def test_tiles_cover_every_pixel_with_equal_tiles(length, tile):
 def test_paste_inverts_cut():
     image = np.random.default_rng(0).normal(size=(130, 77, 3)).astype("float32")
     layout = TileLayout.for_image((130, 77), tile_size=50)
-    assert layout.count == 3 * 2
+    assert layout.count == 3 * 2 and layout.tile_hw == (44, 39)
     tiles = layout.cut(ops.convert_to_tensor(image))
-    assert tuple(tiles.shape) == (6, 50, 50, 3)
+    assert tuple(tiles.shape) == (6, 44, 39, 3)
     np.testing.assert_array_equal(ops.convert_to_numpy(layout.paste(tiles)), image)
 
 
@@ -64,14 +66,15 @@ def test_tiled_gradient_equals_untiled_away_from_tile_borders(tiny_extractor, sh
     tiled = tiled_gradient(step, image, tile_size=tile)
     assert np.all(np.abs(tiled).sum(axis=-1) > 0), "a pixel got no gradient"
 
-    layout = TileLayout.for_image(shape, tile)
+    layout = TileLayout.for_image(shape, tile, min_tile=75)
+    tile_h, tile_w = layout.tile_hw
     # Each tile's objective is a mean over the tile, the untiled one over the image.
-    scale = (shape[0] * shape[1]) / (tile * tile)
+    scale = (shape[0] * shape[1]) / (tile_h * tile_w)
     # Two 3x3 convolutions see 2 px around; a pixel's gradient reads the outputs within
     # 2 px, whose values read 2 px further: 4 px in all.
     receptive_radius = 4
-    near_y = near_owning_tile_border(layout.starts_y, tile, shape[0], receptive_radius)
-    near_x = near_owning_tile_border(layout.starts_x, tile, shape[1], receptive_radius)
+    near_y = near_owning_tile_border(layout.starts_y, tile_h, shape[0], receptive_radius)
+    near_x = near_owning_tile_border(layout.starts_x, tile_w, shape[1], receptive_radius)
     near = near_y[:, None] | near_x[None, :]
     np.testing.assert_allclose(tiled[~near] / scale, untiled[~near], rtol=1e-4, atol=1e-7)
     if near.any():  # tiles that merely touch: their borders really do differ
@@ -88,6 +91,12 @@ def test_rolled_gradient_is_rolled_back(tiny_extractor):
     np.testing.assert_allclose(
         tiled_gradient(step, image, 4096, shift=shift), rolled_first, rtol=1e-5, atol=1e-8
     )
+
+
+def test_tiles_never_shrink_below_the_minimum():
+    starts, used = axis_starts(160, 100, min_tile=107)
+    assert used == 107 and starts == (0, 53)
+    assert axis_starts(90, 100, min_tile=107) == ((0,), 90)
 
 
 def test_network_sees_at_most_tile_batch_tiles_whatever_the_tile_count(tiny_extractor):
