@@ -58,8 +58,8 @@ class AscentStep:
             return objective(dict(zip(names, outputs)))
 
         self.gradient = _backend.input_gradient(extractor.model, objective_of_outputs)
-        # Smaller tiles would crash the network or collapse the deepest layer to 1x1.
-        self.min_tile = extractor.min_side()
+        # Smaller images or tiles would crash the network or collapse the deepest layer.
+        self.min_side = extractor.min_side()
         self._functions = {}
 
     def __call__(self, image, shift, sigma: float, step_size: float, config: DreamConfig):
@@ -82,7 +82,7 @@ class AscentStep:
         own, and the tile gradients pasted and rolled back into place.
         """
         layout = TileLayout.for_image(
-            tuple(int(d) for d in image.shape[:2]), config.tile_size, self.min_tile
+            tuple(int(d) for d in image.shape[:2]), config.tile_size, self.min_side
         )
         shift = _backend.roll_shift(shift)
         tiles = self._compiled("cut", layout)(image, shift)

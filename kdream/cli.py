@@ -95,14 +95,12 @@ def _one_line(text: str) -> str:
 def user_error_message(error: Exception) -> str | None:
     """The message of errors caused by the user's input or setup (exit code 2)."""
     from kdream.imageio import ImageInputError, OutputPathError
+    from kdream.weights import WeightsError
 
-    if isinstance(error, (ImageInputError, OutputPathError, ValueError)):
+    if isinstance(error, (ImageInputError, OutputPathError, WeightsError, ValueError)):
         return str(error)
-    if type(error).__name__ == "WeightsError":
-        return str(error)
-    if isinstance(error, ModuleNotFoundError) and error.name in ("tensorflow", "jax", "torch"):
-        extra = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[error.name]
-        return f"the {error.name} backend is not installed: pip install 'kdream[{extra}]'"
+    if isinstance(error, ModuleNotFoundError) and error.name in BACKENDS:
+        return f"the {error.name} backend is not installed: pip install 'kdream[{error.name}]'"
     return None
 
 

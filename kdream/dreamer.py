@@ -85,8 +85,8 @@ class Dreamer:
 
     def octave_sizes(self, image_hw, config: DreamConfig, objective=None):
         """The sizes a dream of an ``image_hw`` image visits, smallest first."""
-        extractor = self.ascent_step(objective or from_config(config)).extractor
-        return octave_sizes(image_hw, config.octaves, config.octave_scale, extractor.min_side())
+        min_side = self.ascent_step(objective or config).min_side
+        return octave_sizes(image_hw, config.octaves, config.octave_scale, min_side)
 
     def dream(
         self,

@@ -66,12 +66,12 @@ def smooth(image, kernels):
     blur = _blur_by_shifted_sums if _backend.name() == "jax" else _blur_by_depthwise_conv
     total = None
     for index in range(count):
-        blurred = blur(padded, kernels[index], image.shape[0], image.shape[1])
+        blurred = blur(padded, kernels[index])
         total = blurred if total is None else total + blurred
     return total / count if count > 1 else total
 
 
-def _blur_by_depthwise_conv(padded, kernel, height, width):
+def _blur_by_depthwise_conv(padded, kernel):
     taps = kernel.shape[0]
     channels = padded.shape[-1]
     horizontal = ops.tile(ops.reshape(kernel, (1, taps, 1, 1)), (1, 1, channels, 1))
@@ -80,7 +80,8 @@ def _blur_by_depthwise_conv(padded, kernel, height, width):
     return ops.depthwise_conv(blurred, vertical, strides=1, padding="valid")[0]
 
 
-def _blur_by_shifted_sums(padded, kernel, height, width):
+def _blur_by_shifted_sums(padded, kernel):
     taps = kernel.shape[0]
+    height, width = padded.shape[0] - taps + 1, padded.shape[1] - taps + 1
     rows = sum(kernel[t] * padded[:, t : t + width] for t in range(taps))
     return sum(kernel[t] * rows[t : t + height] for t in range(taps))

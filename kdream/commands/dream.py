@@ -16,6 +16,7 @@ from kdream.cli import (
     EXIT_USAGE,
     UsageError,
     config_from_args,
+    fail,
     parse_channels,
     parse_layers,
     positive_int,
@@ -86,7 +87,7 @@ def run(args) -> int:
                 message = user_error_message(error)
                 if message is None:
                     raise
-                print(f"kdream: error: {' '.join(message.split())}", file=sys.stderr)
+                fail(message, EXIT_USAGE)
                 failures.append(source)
     total = len(written) + len(failures)
     if total > 1:
@@ -104,7 +105,7 @@ def _unreadable_inputs(jobs) -> list[str]:
         try:
             imageio.load_image(source)
         except imageio.ImageInputError as error:
-            print(f"kdream: error: {error}", file=sys.stderr)
+            fail(str(error), EXIT_USAGE)
             failures.append(source)
     return failures
 
