@@ -56,6 +56,26 @@ def compile_function(function: Callable, counter: TraceCounter = TRACES) -> Call
     return function
 
 
+def fast_model(model: keras.Model) -> keras.Model:
+    """``model`` with its layers swapped for variants the active backend runs faster.
+
+    Only JAX on a CPU has any (see ``kdream._xla_cpu``: same outputs, ~30% faster
+    steps); elsewhere the model comes back unchanged. The swapped model shares every
+    other layer, and its weights, with ``model``.
+    """
+    if name() != "jax" or not _jax_on_cpu():
+        return model
+    from kdream import _xla_cpu
+
+    return keras.models.clone_model(model, clone_function=_xla_cpu.replace_layer)
+
+
+def _jax_on_cpu() -> bool:
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
 def roll_shift(shift: tuple[int, int]):
     """The shift argument for ``ops.roll`` inside compiled functions.
 

@@ -16,6 +16,8 @@ import functools
 import keras
 import numpy as np
 
+from kdream import _backend
+
 CATALOGUE = tuple(f"mixed{i}" for i in range(11))
 """The layers one usually dreams with: the outputs of InceptionV3's mixed blocks."""
 
@@ -118,7 +120,7 @@ class FeatureExtractor:
         check_layer_names(base, names)
         outputs = [base.get_layer(name).output for name in names]
         model = keras.Model(base.input, outputs, name="kdream_features")
-        return cls(model, names, resolved)
+        return cls(_backend.fast_model(model), names, resolved)
 
     def activations(self, images) -> dict[str, object]:
         """Forward pass: images (N, H, W, 3) in [-1, 1] -> {layer name: activations}."""

@@ -1,0 +1,103 @@
+"""The layer variants of ``kdream._xla_cpu`` compute what Keras' own layers compute.
+
+The pooling variants are plain ``keras.ops`` and are checked on every backend; the
+whole swapped network (its convolutions included) is checked where it is used (JAX
+on a CPU), and elsewhere ``fast_model`` must leave the network alone.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from kdream import _backend, _xla_cpu
+from kdream.models import FeatureExtractor, build_inception
+
+
+def values_and_gradient(layer, images):
+    """A one-layer model's output and the gradient of sum(output**2) w.r.t. its input."""
+    inputs = keras.Input((None, None, images.shape[-1]))
+    model = keras.Model(inputs, layer(inputs))
+    outputs = ops.convert_to_numpy(model(images))
+    gradient = _backend.input_gradient(model, lambda out: ops.sum(ops.square(out), axis=(1, 2, 3)))
+    _, grads = gradient(ops.convert_to_tensor(images))
+    return outputs, ops.convert_to_numpy(grads)
+
+
+def relu_images(shape, seed=0):
+    """Random activations with many exact ties at zero, as after a ReLU."""
+    rng = np.random.default_rng(seed)
+    return np.maximum(rng.normal(size=shape), 0).astype("float32")
+
+
+@pytest.mark.parametrize("side", [17, 18])
+def test_sliced_max_pooling_matches_keras(side):
+    images = relu_images((2, side, side + 3, 4))
+    expected = values_and_gradient(keras.layers.MaxPooling2D(3, strides=2), images)
+    actual = values_and_gradient(_xla_cpu.SlicedMaxPooling2D(3, strides=2), images)
+    assert actual[0].shape == expected[0].shape == (2, (side - 3) // 2 + 1, side // 2 + 1, 4)
+    np.testing.assert_array_equal(actual[0], expected[0])
+    np.testing.assert_allclose(actual[1], expected[1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("side", [5, 8])
+def test_sliced_average_pooling_matches_keras(side):
+    images = relu_images((2, side, side + 1, 3), seed=1)
+    keras_layer = keras.layers.AveragePooling2D(3, strides=1, padding="same")
+    expected = values_and_gradient(keras_layer, images)
+    actual = values_and_gradient(
+        _xla_cpu.SlicedAveragePooling2D(3, strides=1, padding="same"), images
+    )
+    assert actual[0].shape == images.shape
+    np.testing.assert_allclose(actual[0], expected[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(actual[1], expected[1], rtol=1e-5, atol=1e-6)
+
+
+def test_window_counts_count_in_range_pixels():
+    counts = _xla_cpu._window_counts(5, 3)
+    brute = [sum(0 <= p + d < 5 for d in (-1, 0, 1)) for p in range(5)]
+    assert counts.tolist() == brute == [2, 3, 3, 3, 2]
+
+
+def test_layers_without_a_variant_are_kept():
+    layer = keras.layers.ReLU()
+    assert _xla_cpu.replace_layer(layer) is layer
+
+
+@pytest.fixture(scope="module")
+def plain_and_fast():
+    """The unswapped mixed3 extractor and FeatureExtractor's (swapped where it applies)."""
+    base, _ = build_inception("random")
+    plain = keras.Model(base.input, base.get_layer("mixed3").output)
+    return plain, FeatureExtractor.build(["mixed3"], base=base).model
+
+
+def test_fast_model_swaps_only_on_jax_cpu(plain_and_fast):
+    plain, fast = plain_and_fast
+    swapped = {type(layer).__name__ for layer in fast.layers} - {
+        type(layer).__name__ for layer in plain.layers
+    }
+    if _backend.name() == "jax" and _backend._jax_on_cpu():
+        assert swapped == {"PaddedValidConv2D", "SlicedMaxPooling2D", "SlicedAveragePooling2D"}
+    else:
+        assert swapped == set()
+        assert _backend.fast_model(plain) is plain
+
+
+@pytest.mark.parametrize("hw", [(99, 120), (128, 101)])
+def test_fast_model_same_activations_and_gradient(plain_and_fast, hw):
+    plain, fast = plain_and_fast
+    images = np.random.default_rng(2).uniform(-1, 1, (2, *hw, 3)).astype("float32")
+    objective = lambda out: ops.mean(ops.square(out), axis=(1, 2, 3))  # noqa: E731
+    results = []
+    for model in (plain, fast):
+        values, grads = _backend.input_gradient(model, objective)(ops.convert_to_tensor(images))
+        results.append((ops.convert_to_numpy(values), ops.convert_to_numpy(grads)))
+    (plain_values, plain_grads), (fast_values, fast_grads) = results
+    np.testing.assert_allclose(fast_values, plain_values, rtol=1e-5)
+    assert np.abs(plain_grads).max() > 0
+    np.testing.assert_allclose(
+        fast_grads, plain_grads, rtol=1e-4, atol=1e-5 * np.abs(plain_grads).max()
+    )
