@@ -131,7 +131,9 @@ def format_cell(run: Run, result: Result | None) -> str:
     parts = [format_seconds(result.median)]
     info = result.info
     if "peak_rss_mib" in info:
-        parts.append(f"peak {info['peak_rss_mib'] / 1024:.2f} GiB")
+        later = info.get("peak_rss_by_step_mib", [])[1:]
+        after = f" ({len(later) + 1} steps: {later[-1] / 1024:.2f})" if later else ""
+        parts.append(f"peak {info['peak_rss_mib'] / 1024:.2f} GiB{after}")
     if info.get("gflops_per_s"):
         parts.append(f"{info['gflops_per_s']:.0f} GFLOP/s")
     if info.get("roofline_percent"):
@@ -267,9 +269,18 @@ def target_lines(run: Run) -> list[str]:
         lines.append(
             f"{backend} peak RSS (GiB; {by_case}): largest < {TARGET_PEAK_GIB:.0f} GiB "
             f"{verdict(peak_gib < TARGET_PEAK_GIB)}; growth {_side_of(smallest.case)}² -> "
-            f"{_side_of(largest.case)}²: {growth:+.0f} MiB"
+            f"{_side_of(largest.case)}²: {growth:+.0f} MiB{_later_steps(largest)}"
         )
     return lines
+
+
+def _later_steps(result: Result) -> str:
+    """How much a case's later steps added to its first step's peak, if it ran several."""
+    peaks = result.info.get("peak_rss_by_step_mib", [])
+    if len(peaks) < 2:
+        return ""
+    added = peaks[-1] - peaks[0]
+    return f"; {len(peaks) - 1} more steps at {_side_of(result.case)}²: {added:+.0f} MiB"
 
 
 def _side_of(case: str) -> int:

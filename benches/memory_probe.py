@@ -1,11 +1,14 @@
-"""Child process of the peak-memory benchmark: one dream step on a large image, then its
-own peak resident set size (VmHWM), as one JSON line on stdout.
+"""Child process of the peak-memory benchmark: dream steps on a large image, then its
+own peak resident set size (VmHWM) after each step, as one JSON line on stdout.
 
 A fresh process per size, so each peak is that size's alone (a high-water mark never
 goes down). It covers everything a real run holds: the framework, the network and
 its weights, the image, the compiled step and the step's temporaries.
 
-    python -m benches.memory_probe --side 4096 --tile 512 --tile-batch 2
+    python -m benches.memory_probe --side 4096 --tile 512 --tile-batch 2 --steps 3
+
+The first step's peak is the target's; later steps show whether memory creeps up
+from step to step (a dream takes dozens).
 """
 
 from __future__ import annotations
@@ -62,18 +65,20 @@ def main(argv=None) -> dict:
     image = ops.convert_to_tensor(host)
     del host  # a dream keeps only the device image during an octave
     before_step = current_rss_mib()
-    durations = []
+    durations, peaks = [], []
     for index in range(args.steps):
         started = time.perf_counter()
         image, loss = step(image, (index * 37, index * 11), 1.0, config.step_size, config)
         ops.convert_to_numpy(loss)
         durations.append(time.perf_counter() - started)
+        peaks.append(peak_rss_mib())
     report = {
         "side": args.side,
         "tile": args.tile,
         "tile_batch": args.tile_batch,
         "rss_before_step_mib": before_step,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": peaks[0],
+        "peak_rss_by_step_mib": peaks,
         "step_seconds": durations,
     }
     print(json.dumps(report))

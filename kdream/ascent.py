@@ -65,6 +65,7 @@ class AscentStep:
     def __call__(self, image, shift, sigma: float, step_size: float, config: DreamConfig):
         """One step on a device image (H, W, 3) in [-1, 1]: (new image, mean loss tensor)."""
         values, gradient = self.image_gradient(image, shift, config)
+        _backend.release_host_memory(image, collect_cycles=True)  # pasting, leftover cycles
         radius = kernel_radius(config.smoothing) if config.smoothing > 0 else 0
         kernels = cascade_kernels(sigma, radius) if radius else np.zeros((1, 1), "float32")
         new_image = self._updater(radius)(
@@ -98,6 +99,7 @@ class AscentStep:
             batch_values, batch_grads = self.gradient(tiles[begin : begin + tile_batch])
             values.append(batch_values)
             grads.append(batch_grads)
+        _backend.release_host_memory(tiles)  # the network's activations
         if len(grads) == 1:
             return values[0], grads[0]
         return ops.concatenate(values, axis=0), ops.concatenate(grads, axis=0)
