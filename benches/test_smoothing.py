@@ -1,5 +1,5 @@
 """Cost of the Gaussian-cascade gradient smoothing of one step (default sigma 2, radius 12),
-as kdream computes it and as shifted sums (an alternative, for evidence)."""
+as kdream computes it and two alternatives, for evidence."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import pytest
 from keras import ops
 
 from benches.recording import measure
-from benches.smoothing_alternatives import smooth_shifted_sums
+from benches.smoothing_alternatives import smooth_depthwise_conv, smooth_shifted_sums
 from benches.test_ascent_step import device_image
 from kdream import DreamConfig, _backend
 from kdream.smoothing import CASCADE, cascade_kernels, kernel_radius, smooth
 
-IMPLEMENTATIONS = {"kdream": smooth, "shifted sums": smooth_shifted_sums}
+IMPLEMENTATIONS = {
+    "kdream": smooth,
+    "depthwise convolutions": smooth_depthwise_conv,
+    "shifted sums, unrolled": smooth_shifted_sums,
+}
 
 
 def smoothing_flops(side: int, radius: int, channels: int = 3) -> int:
