@@ -75,8 +75,8 @@ def _sum_of_blurs_in_a_loop(padded, kernels, zeros):
     than shifted sums (290 vs 10 ms). Unrolled, XLA fuses the shifted sums of all blurs into
     one kernel that recomputes each horizontal pass for every vertical tap (3 blurs:
     116 ms instead of 3 x 10 ms); a loop keeps them apart. TensorFlow and torch run
-    depthwise convolutions 2-6x faster than shifted sums, and unrolled (a TensorFlow loop
-    holds more image-sized buffers at once: +0.4 GiB at 4096 px).
+    depthwise convolutions 2-6x faster than shifted sums, and unrolled (in a loop, a 4096 px
+    TensorFlow step peaked 0.3 GiB higher).
     """
 
     def add_blur(index, total):
