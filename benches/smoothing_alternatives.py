@@ -9,27 +9,18 @@ sums unrolled. Same result to float rounding (checked in ``test_smoothing.py``).
 
 from __future__ import annotations
 
-from keras import ops
-
-from kdream.smoothing import _blur_by_depthwise_conv, _blur_by_shifted_sums
-
-
-def _reflect_padded(image, kernels):
-    radius = (kernels.shape[1] - 1) // 2
-    # 4-D reflect padding, as kdream does: the torch backend pads 3-D tensors only on the last axis.
-    padded = ops.pad(image[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]], "reflect")
-    return padded[0], ops.cast(kernels, image.dtype)
+from kdream.smoothing import _blur_by_depthwise_conv, _blur_by_shifted_sums, reflect_padded
 
 
 def smooth_depthwise_conv(image, kernels):
     """Same contract as :func:`kdream.smoothing.smooth`, as two depthwise convolutions a blur."""
-    padded, kernels = _reflect_padded(image, kernels)
+    padded, kernels = reflect_padded(image, kernels)
     count = kernels.shape[0]
     return sum(_blur_by_depthwise_conv(padded, kernels[k]) for k in range(count)) / count
 
 
 def smooth_shifted_sums(image, kernels):
     """Same contract as :func:`kdream.smoothing.smooth`, as unrolled shifted sums."""
-    padded, kernels = _reflect_padded(image, kernels)
+    padded, kernels = reflect_padded(image, kernels)
     count = kernels.shape[0]
     return sum(_blur_by_shifted_sums(padded, kernels[k]) for k in range(count)) / count

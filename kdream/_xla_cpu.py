@@ -29,7 +29,8 @@ class PaddedValidConv2D(keras.layers.Conv2D):
 
     def convolution_op(self, inputs, kernel):
         kernel_h, kernel_w = kernel.shape[:2]
-        if self.padding != "valid" or kernel_h * kernel_w == 1 or self.dilation_rate != (1, 1):
+        plain = self.padding != "valid" or kernel_h * kernel_w == 1
+        if plain or self.dilation_rate != (1, 1) or self.data_format != "channels_last":
             return super().convolution_op(inputs, kernel)
         from jax import lax
 
@@ -50,7 +51,7 @@ class SlicedMaxPooling2D(keras.layers.MaxPooling2D):
     """Valid max pooling as a maximum of strided slices: rows first, then columns."""
 
     def call(self, inputs):
-        if self.padding != "valid":
+        if self.padding != "valid" or self.data_format != "channels_last":
             return super().call(inputs)
         rows = _window_reduce(inputs, 1, self.pool_size[0], self.strides[0], ops.maximum)
         return _window_reduce(rows, 2, self.pool_size[1], self.strides[1], ops.maximum)
@@ -62,7 +63,8 @@ class SlicedAveragePooling2D(keras.layers.AveragePooling2D):
 
     def call(self, inputs):
         pool_h, pool_w = self.pool_size
-        if self.padding != "same" or self.strides != (1, 1) or not (pool_h % 2 and pool_w % 2):
+        centred = self.padding == "same" and pool_h % 2 and pool_w % 2
+        if not centred or self.strides != (1, 1) or self.data_format != "channels_last":
             return super().call(inputs)
         pad_h, pad_w = pool_h // 2, pool_w // 2
         padded = ops.pad(inputs, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]])

@@ -55,17 +55,21 @@ def smooth(image, kernels):
     The blurs run one after another and are summed, so only one image-sized
     intermediate lives at a time (a 4096 px image has room for little else).
     """
-    count, taps = kernels.shape
-    radius = (taps - 1) // 2
-    # 4-D: torch pads in "reflect" mode only with a batch axis.
-    pad_width = [[0, 0], [radius, radius], [radius, radius], [0, 0]]
-    padded = ops.pad(image[None], pad_width, "reflect")[0]
-    kernels = ops.cast(kernels, image.dtype)
+    count = kernels.shape[0]
+    padded, kernels = reflect_padded(image, kernels)
     if _backend.name() == "jax":
         total = _sum_of_blurs_in_a_loop(padded, kernels, ops.zeros_like(image))
     else:
         total = sum(_blur_by_depthwise_conv(padded, kernels[index]) for index in range(count))
     return total / count
+
+
+def reflect_padded(image, kernels):
+    """The (H, W, C) image reflect-padded by the kernels' radius, and the kernels in its dtype."""
+    radius = (kernels.shape[1] - 1) // 2
+    # 4-D: torch pads in "reflect" mode only with a batch axis.
+    pad_width = [[0, 0], [radius, radius], [radius, radius], [0, 0]]
+    return ops.pad(image[None], pad_width, "reflect")[0], ops.cast(kernels, image.dtype)
 
 
 def _sum_of_blurs_in_a_loop(padded, kernels, zeros):
