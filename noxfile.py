@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,9 +26,33 @@ SHARED = ROOT / ".nox" / "_shared"
 CROSSBACKEND_DIR = SHARED / "crossbackend"
 
 
+DIST = SHARED / "dist"
+_built_wheel: list[Path] = []
+
+
+def built_wheel(session: nox.Session) -> Path:
+    """This checkout as users get it: one regular wheel, built once per nox run.
+
+    Tests run against the installed wheel, never the source tree (an editable install
+    once hid a subpackage the wheel left out). ``build/`` is removed first: setuptools
+    would copy stale files from an earlier build into the wheel.
+    """
+    if not _built_wheel:
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
+        shutil.rmtree(DIST, ignore_errors=True)
+        session.run("python", "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(DIST), str(ROOT))
+        (wheel,) = DIST.glob("kdream-*.whl")
+        _built_wheel.append(wheel)
+    return _built_wheel[0]
+
+
 def install(session: nox.Session, backend: str) -> None:
-    # torch==2.13.0 comes through the constraints file: an unpinned torch pulls CUDA builds.
-    session.install("-c", CONSTRAINTS, "-e", f".[{backend},tui,dev]")
+    """The wheel with its extras; torch==2.13.0 comes through the constraints file (an
+    unpinned torch pulls CUDA builds)."""
+    wheel = built_wheel(session)
+    session.install("-c", CONSTRAINTS, f"kdream[{backend},tui,dev] @ {wheel.as_uri()}")
+    # pip keeps an installed kdream of the same version: replace it with this build.
+    session.install("--no-deps", "--force-reinstall", str(wheel))
 
 
 def backend_env(session: nox.Session, backend: str) -> dict[str, str]:
@@ -44,6 +69,7 @@ def backend_env(session: nox.Session, backend: str) -> dict[str, str]:
         "KERAS_HOME": str(keras_home),
         "KDREAM_HOME": os.environ.get("KDREAM_TEST_HOME", str(SHARED / "kdream_home")),
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KDREAM_TEST_WHEEL": str(built_wheel(session)),  # tests check what went into it
     }
 
 

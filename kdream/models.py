@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import functools
 
@@ -53,12 +55,48 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((np.asarray(image) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+@contextlib.contextmanager
+def canonical_layer_names():
+    """Build Keras layers with the names a fresh process would give them.
+
+    Keras numbers auto-generated layer names process-wide: ``conv2d``, ``conv2d_1``, ...
+    in a fresh process, ``conv2d_94`` ... once another InceptionV3 exists (as after a
+    weights fetch). TensorFlow's graph optimiser (grappler's arithmetic optimiser)
+    orders the terms of the gradient's sums by node name, so the second network summed
+    in another order and dreamed another picture from the same recipe. Numbering from
+    zero while kdream builds gives the same names, hence the same graph and the same
+    picture, whatever the process did before; the caller's counter comes back after.
+
+    Example:
+        >>> with canonical_layer_names():
+        ...     keras.layers.Dense(2).name
+        'dense'
+    """
+    from keras.src.backend.common import global_state  # the counter has no public API
+
+    saved = global_state.get_global_attribute("object_name_uids")
+    global_state.set_global_attribute("object_name_uids", collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", saved)
+
+
+def new_inception() -> keras.Model:
+    """InceptionV3 without its head, for any image size, without weights, canonically named.
+
+    The one constructor every part of kdream uses (dreams, shapes, the 2015 converter).
+    """
+    with canonical_layer_names():
+        return keras.applications.InceptionV3(
+            include_top=False, weights=None, input_shape=(None, None, 3)
+        )
+
+
 @functools.lru_cache(maxsize=1)
 def bare_inception() -> keras.Model:
     """An InceptionV3 without weights (no head, any input size), for shapes; built once."""
-    return keras.applications.InceptionV3(
-        include_top=False, weights=None, input_shape=(None, None, 3)
-    )
+    return new_inception()
 
 
 def build_inception(weights="random") -> tuple[keras.Model, object]:
@@ -74,9 +112,7 @@ def build_inception(weights="random") -> tuple[keras.Model, object]:
     resolved = weights
     if not isinstance(weights, weight_sources.ResolvedWeights):
         resolved = weight_sources.resolve_weights(str(weights))
-    model = keras.applications.InceptionV3(
-        include_top=False, weights=None, input_shape=(None, None, 3)
-    )
+    model = new_inception()
     weight_sources.load_into(model, resolved)
     return model, resolved
 
@@ -119,8 +155,9 @@ class FeatureExtractor:
         names = tuple(dict.fromkeys(layer_names))
         check_layer_names(base, names)
         outputs = [base.get_layer(name).output for name in names]
-        model = keras.Model(base.input, outputs, name="kdream_features")
-        return cls(_backend.fast_model(model), names, resolved)
+        with canonical_layer_names():
+            model = _backend.fast_model(keras.Model(base.input, outputs, name="kdream_features"))
+        return cls(model, names, resolved)
 
     def activations(self, images) -> dict[str, object]:
         """Forward pass: images (N, H, W, 3) in [-1, 1] -> {layer name: activations}."""

@@ -1,4 +1,4 @@
-"""``python -m tui [INPUT] [-o OUTPUT] [--weights SOURCE]``: the same as ``kdream tui``."""
+"""``python -m kdream_tui [INPUT] [-o OUTPUT] [--weights SOURCE]``: the same as ``kdream tui``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tui",
+        prog="python -m kdream_tui",
         description="DeepDream in the terminal. The Keras backend comes from KERAS_BACKEND "
         "(changing it needs a restart).",
     )
@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from tui.app import run_app  # after parsing, so --help works without Textual installed
+    from .app import run_app  # after parsing, so --help works without Textual installed
 
     return run_app(args.input, args.output, args.weights)
 

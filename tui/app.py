@@ -1,6 +1,6 @@
 """The kdream terminal UI: pick layers and parameters, watch the dream grow, save it.
 
-Run it with ``kdream tui [INPUT] [-o OUTPUT] [--weights ...]`` or ``python -m tui``.
+Run it with ``kdream tui [INPUT] [-o OUTPUT] [--weights ...]`` or ``python -m kdream_tui``.
 The Keras backend is whatever ``KERAS_BACKEND`` (or ``~/.keras/keras.json``) says when
 the app starts; Keras is imported in a worker so the window shows up at once.
 
@@ -35,7 +35,7 @@ from kdream.imageio import (
     load_sample,
     read_recipe,
 )
-from tui.form import (
+from .form import (
     LayerSelection,
     check_fields,
     check_layers,
@@ -43,9 +43,9 @@ from tui.form import (
     recipe_config,
     recipe_weights,
 )
-from tui.prompt import PathPrompt
-from tui.saving import choose_output_path
-from tui.session import (
+from .prompt import PathPrompt
+from .saving import choose_output_path
+from .session import (
     DreamFinished,
     DreamResult,
     DreamStep,
@@ -59,7 +59,7 @@ from tui.session import (
     run_dream,
     save_result,
 )
-from tui.widgets import DreamStatus, ImagePreview, LayerList, LayerPanel, ParamPanel, format_seconds
+from .widgets import DreamStatus, ImagePreview, LayerList, LayerPanel, ParamPanel, format_seconds
 
 
 def load_input(path: str) -> LoadedImage:

@@ -22,7 +22,7 @@ from textual.message import Message
 from kdream.config import DreamConfig
 from kdream.imageio import save_image
 from kdream.weights import WeightsError
-from tui.saving import choose_output_path
+from .saving import choose_output_path
 
 PREVIEW_INTERVAL_S = 0.25
 """At most ~4 previews a second: each one copies the image from the device."""

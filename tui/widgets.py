@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input, Label, ProgressBar, Select, Static
 
-from tui.form import MODE_FIELD, TEXT_FIELDS, LayerSelection, weights_choices
+from .form import MODE_FIELD, TEXT_FIELDS, LayerSelection, weights_choices
 
 # --------------------------------------------------------------------------- layers
 

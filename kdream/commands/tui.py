@@ -14,7 +14,7 @@ def add_parser(commands, parents) -> None:
 
 def run(args) -> int:
     try:
-        from tui.app import run_app
+        from kdream_tui.app import run_app
     except ModuleNotFoundError as error:
         raise UsageError(f"the TUI needs {error.name}: pip install 'kdream[tui]'") from None
     return run_app(input_path=args.input, output=args.output, weights=args.weights or "auto")
