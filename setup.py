@@ -10,7 +10,5 @@ from setuptools import find_packages, setup
 TUI_FOLDER, TUI_PACKAGE = "tui", "kdream_tui"
 
 core = find_packages(include=["kdream", "kdream.*"])
-tui = [TUI_PACKAGE] + [
-    f"{TUI_PACKAGE}.{name}" for name in find_packages(where=TUI_FOLDER)
-]
+tui = [TUI_PACKAGE] + [f"{TUI_PACKAGE}.{name}" for name in find_packages(where=TUI_FOLDER)]
 setup(packages=core + tui, package_dir={TUI_PACKAGE: TUI_FOLDER})

@@ -82,13 +82,19 @@ class AscentStep:
         The image is rolled by ``shift``, cut into tiles, each tile differentiated on its
         own, and the tile gradients pasted and rolled back into place.
         """
-        layout = TileLayout.for_image(
-            tuple(int(d) for d in image.shape[:2]), config.tile_size, self.min_side
-        )
+        layout = self.tile_layout(tuple(int(d) for d in image.shape[:2]), config)
         shift = _backend.roll_shift(shift)
         tiles = self._compiled("cut", layout)(image, shift)
         values, tile_grads = self.tile_gradients(tiles, config.tile_batch)
         return values, self._compiled("paste", layout)(tile_grads, shift)
+
+    def tile_layout(self, image_hw, config: DreamConfig) -> TileLayout:
+        """Tiles of at most ``tile_size`` (and at least the layers' minimum); a network of
+        one input size gets tiles of exactly that size."""
+        fixed = self.extractor.fixed_hw
+        if fixed is not None:
+            return TileLayout.for_image(image_hw, fixed, fixed)
+        return TileLayout.for_image(image_hw, config.tile_size, self.min_side)
 
     def tile_gradients(self, tiles, tile_batch: int):
         """Per-tile objective values and gradients, ``tile_batch`` tiles per network pass:

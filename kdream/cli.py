@@ -22,7 +22,7 @@ import traceback
 from kdream.config import DreamConfig
 
 BACKENDS = ("tensorflow", "jax", "torch")
-COMMANDS = ("dream", "layers", "weights", "tui")
+COMMANDS = ("dream", "layers", "weights", "tui", "doctor", "info")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(args, "run"):
             build_parser().print_help()
             return EXIT_OK
-        if args.run.__module__ != "kdream.commands.weights":
+        # weights needs no Keras; doctor first checks that the backend is installed
+        if args.run.__module__ not in ("kdream.commands.weights", "kdream.commands.doctor"):
             import_keras_quietly()
         return args.run(args)
     except UsageError as error:
@@ -107,7 +108,10 @@ def user_error_message(error: Exception) -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     from kdream import __version__
 
-    parser = OneLineParser(prog="kdream", description="DeepDream on InceptionV3 with Keras 3.")
+    parser = OneLineParser(
+        prog="kdream",
+        description="DeepDream with any Keras 3 image model (InceptionV3 by default).",
+    )
     parser.add_argument("--version", action="version", version=f"kdream {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(title="commands", parser_class=OneLineParser)
@@ -121,14 +125,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="auto (default), imagenet, inception2015, random or a Keras weights file",
     )
+    weights.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME|FILE.keras",
+        help="inceptionv3 (default), vgg16, vgg19, resnet50, resnet50v2, inceptionresnetv2, "
+        "mobilenetv2, efficientnetb0, convnexttiny, or your own .keras file (loaded safely)",
+    )
+    weights.add_argument(
+        "--input-range",
+        type=parse_input_range,
+        default=None,
+        metavar="LOW,HIGH",
+        help="pixel range your own model was trained on (default 0,1)",
+    )
 
-    from kdream.commands import dream, layers, tui
+    from kdream.commands import doctor, dream, layers, tui
     from kdream.commands import weights as weights_command
 
     dream.add_parser(commands, [common, weights])
     layers.add_parser(commands, [common, weights])
     weights_command.add_parser(commands, [common])
     tui.add_parser(commands, [common, weights])
+    doctor.add_parser(commands, [common])
     return parser
 
 
@@ -140,6 +159,17 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def parse_input_range(text: str) -> tuple[float, float]:
+    """``0,1`` or ``-1,1`` or ``0,255`` -> (low, high)."""
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}") from None
+    if not low < high:
+        raise argparse.ArgumentTypeError(f"LOW must be below HIGH, got {text!r}")
+    return low, high
 
 
 def parse_layers(text: str) -> dict[str, float]:

@@ -19,7 +19,7 @@ from keras import ops
 from kdream import _backend
 from kdream.ascent import AscentStep, draw_shift, sigma_at
 from kdream.config import DreamConfig
-from kdream.models import FeatureExtractor, build_inception, to_model_range, to_uint8
+from kdream.models import FeatureExtractor, ModelSpec, model_spec, to_model_range, to_uint8
 from kdream.objectives import Objective, from_config
 from kdream.octaves import next_octave_image, octave_sizes, resize
 
@@ -54,20 +54,26 @@ class Progress:
 
 
 class Dreamer:
-    """Loads InceptionV3 and its weights once, then dreams any number of images.
+    """Loads a network (InceptionV3 unless ``model`` says otherwise) and its weights once,
+    then dreams any number of images.
 
-    Compiled steps are cached per objective and image shape, so a second image of
-    the same size starts at full speed.
+    ``model`` is a family name (``"vgg19"``), a path to your own ``.keras`` file or a
+    :class:`~kdream.models.ModelSpec`; ``input_range`` is where an own model's pixels live
+    (default (0, 1)). Compiled steps are cached per objective and image shape, so a
+    second image of the same size starts at full speed.
 
     Example:
         >>> dreamer = Dreamer(weights="random")
         >>> photo = np.zeros((96, 128, 3), np.uint8)
         >>> dreamer.dream(photo, DreamConfig(octaves=1, steps=2)).shape
         (96, 128, 3)
+        >>> Dreamer(weights="random", model="vgg16").dream(photo, steps=1).shape  # doctest: +SKIP
+        (96, 128, 3)
     """
 
-    def __init__(self, weights="auto"):
-        self.model, self.weights = build_inception(weights)
+    def __init__(self, weights="auto", model: str | ModelSpec | None = None, input_range=None):
+        self.spec = model_spec(model, input_range)
+        self.model, self.weights = self.spec.build(weights)
         self._ascent_steps: dict[Objective, AscentStep] = {}
 
     @property
@@ -77,11 +83,18 @@ class Dreamer:
     def ascent_step(self, objective: Objective | DreamConfig) -> AscentStep:
         """The compiled step for an objective (or a recipe's objective), built on first use."""
         if isinstance(objective, DreamConfig):
-            objective = from_config(objective)
+            objective = from_config(self.config_for(objective))
         if objective not in self._ascent_steps:
-            extractor = FeatureExtractor.build(objective.layer_names, base=self.model)
+            extractor = FeatureExtractor.build(
+                objective.layer_names, base=self.model, spec=self.spec
+            )
             self._ascent_steps[objective] = AscentStep(extractor, objective)
         return self._ascent_steps[objective]
+
+    def config_for(self, config: DreamConfig | None) -> DreamConfig:
+        """The recipe as this model runs it: the stock layers become the model's defaults
+        when the model has no such layers (InceptionV3's ``mixed3`` on VGG19, say)."""
+        return self.spec.with_defaults(config or DreamConfig())
 
     def octave_sizes(self, image_hw, config: DreamConfig, objective=None):
         """The sizes a dream of an ``image_hw`` image visits, smallest first."""
@@ -104,8 +117,8 @@ class Dreamer:
         function returning bool) is checked between steps; when set,
         :class:`DreamCancelled` is raised.
         """
-        config = config or DreamConfig()
-        original = to_model_range(_check_image(image))
+        config = self.config_for(config)
+        original = to_model_range(self.pixels_for_model(image))
         step = self.ascent_step(objective or from_config(config))
         sizes = self.octave_sizes(original.shape[:2], config, step.objective)
         rng = np.random.default_rng(config.seed)
@@ -140,7 +153,20 @@ class Dreamer:
                         )
                     )
             current = ops.convert_to_numpy(device_image)
-        return to_uint8(resize(current, original.shape[:2]))
+        dreamed = to_uint8(resize(current, original.shape[:2]))
+        return dreamed[..., 0] if self.spec.channels == 1 else dreamed
+
+    def pixels_for_model(self, image) -> np.ndarray:
+        """A uint8 picture (H, W), (H, W, 1) or (H, W, 3) as (H, W, channels) for the model:
+        a gray network gets the photo's luminance (ITU-R 601, as Pillow's ``L``), an RGB
+        network gets a gray photo repeated three times."""
+        image = _check_image(image)
+        if self.spec.channels == 3:
+            return image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1)
+        if image.shape[-1] == 1:
+            return image
+        luma = image.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
+        return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
 
     def recipe(self, config: DreamConfig, image_hw, objective: Objective | None = None) -> dict:
         """Everything needed to dream the same picture again (embedded in output PNGs)."""
@@ -149,8 +175,9 @@ class Dreamer:
         recipe = {
             "kdream": __version__,
             "backend": self.backend,
+            "model": self.spec.recipe_entry(),
             "weights": {"source": self.weights.source, "sha256": self.weights.sha256},
-            "config": config.to_dict(),
+            "config": self.config_for(config).to_dict(),
             "input": {"height": int(image_hw[0]), "width": int(image_hw[1])},
         }
         if objective is not None:
@@ -168,8 +195,11 @@ def _is_set(cancel) -> bool:
 
 def _check_image(image) -> np.ndarray:
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3) or image.dtype != np.uint8:
         raise ValueError(
-            f"image: expected a uint8 array of shape (H, W, 3), got {image.dtype} {image.shape}"
+            "image: expected a uint8 array of shape (H, W, 3), (H, W, 1) or (H, W), "
+            f"got {image.dtype} {image.shape}"
         )
     return image

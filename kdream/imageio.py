@@ -24,6 +24,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import stat
 import tempfile
 import warnings
@@ -37,6 +38,8 @@ from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 __all__ = [
     "MAX_PIXELS",
+    "MAX_RECIPE_CHARS",
+    "MAX_RECIPE_DEPTH",
     "RECIPE_KEY",
     "SAMPLE_NAME",
     "SAMPLE_SOURCE",
@@ -60,6 +63,15 @@ RECIPE_KEY = "kdream"
 # dream needs, and a small file declaring a huge canvas must not make us allocate it.
 MAX_PIXELS = 100_000_000
 
+# Recipes come from files strangers hand us, so they are bounded before they are parsed. A
+# real recipe is ~1 KB of JSON, 5 levels deep; one whose objective names every channel of
+# mixed0..mixed10 (in its config and again in its objective) is ~105 KB. 256 KiB stays well
+# above that and parses in about a millisecond (Pillow itself reads an uncompressed text chunk
+# of any size). json.loads recurses once per level: 100,000 '[' overflow the interpreter's
+# stack guard, so depth is checked on the raw text first; 32 is far above 5, far below 1000.
+MAX_RECIPE_CHARS = 256 * 1024
+MAX_RECIPE_DEPTH = 32
+
 SAMPLE_NAME = "coffee.png"
 SAMPLE_SOURCE = f"sample:{SAMPLE_NAME}"
 
@@ -78,6 +90,18 @@ _EXIF_ASCII_HEADER = b"ASCII\x00\x00\x00"
 _RECIPE_PREFIX = f"{RECIPE_KEY}:"
 
 _JPEG_QUALITY = 95
+
+# One JSON token that matters for nesting: a whole string (an unterminated one runs to the
+# end: no backtracking, so the scan stays linear on hostile text) or a bracket.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+
+# The recipe sections kdream reads back, and the JSON type each must have when present, so
+# that e.g. ``"input": [1]`` is a bad recipe here, not a crash in the code that reads it.
+_RECIPE_SECTIONS = {
+    "config": dict, "weights": dict, "input": dict, "objective": list, "backend": str,
+}  # fmt: skip
+_RECIPE_STRINGS = (("weights", "source"), ("weights", "sha256"), ("input", "source"))
+_JSON_NAMES = {dict: "object", list: "array", str: "string"}
 
 
 class ImageInputError(ValueError):
@@ -345,7 +369,13 @@ def resize_rgb(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
 def _recipe_json(recipe: dict) -> str:
     if not isinstance(recipe, dict):
         raise TypeError(f"recipe must be a dict, got {type(recipe).__name__}")
-    return json.dumps(recipe, sort_keys=True)  # ensure_ascii (default) keeps it 7-bit safe
+    text = json.dumps(recipe, sort_keys=True)  # ensure_ascii (default) keeps it 7-bit safe
+    if len(text) > MAX_RECIPE_CHARS:  # never write a recipe that read_recipe would refuse
+        raise ValueError(
+            f"recipe: {len(text)} characters of JSON, more than the {MAX_RECIPE_CHARS} "
+            "kdream reads back"
+        )
+    return text
 
 
 def _recipe_exif(text: str) -> Image.Exif:
@@ -391,6 +421,10 @@ def _find_recipe_text(image: Image.Image) -> str | None:
 def read_recipe(path: str | os.PathLike) -> dict:
     """Read the kdream recipe stored in an image written by :func:`save_image`.
 
+    The recipe is plain JSON, parsed as data only. A recipe over :data:`MAX_RECIPE_CHARS`
+    characters, nested deeper than :data:`MAX_RECIPE_DEPTH`, not a JSON object, or with a known
+    section of the wrong type raises :class:`ImageInputError` (one line naming the file).
+
     Example:
         >>> read_recipe("coffee_dream.png")  # doctest: +SKIP
         {'layers': {'mixed4': 1.0}, 'octaves': 4}
@@ -411,13 +445,62 @@ def read_recipe(path: str | os.PathLike) -> dict:
         raise _input_error(label, f"cannot read ({_reason(exc)})") from None
     if text is None:
         raise _input_error(label, "no kdream recipe in this image")
+    return _parse_recipe(text, label)
+
+
+def _json_depth(text: str, limit: int) -> int:
+    """How deep brackets nest outside strings; the scan stops once ``limit`` is passed.
+
+    Example:
+        >>> _json_depth('{"a": [1, {"b": "[[[["}]}', limit=32)
+        3
+    """
+    depth = deepest = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
+def _parse_recipe(text: str, label: str) -> dict:
+    """JSON text -> recipe dict, bounded in size and depth first; never evaluates anything."""
+    if len(text) > MAX_RECIPE_CHARS:
+        raise _input_error(
+            label,
+            f"kdream recipe too large ({len(text)} characters; the limit is {MAX_RECIPE_CHARS})",
+        )
+    if _json_depth(text, MAX_RECIPE_DEPTH) > MAX_RECIPE_DEPTH:
+        raise _input_error(
+            label, f"kdream recipe nested too deeply (more than {MAX_RECIPE_DEPTH} levels)"
+        )
     try:
-        recipe = json.loads(text)
+        recipe = json.loads(text)  # plain JSON: data only, nothing is imported or called
     except ValueError as exc:
         raise _input_error(label, f"kdream recipe is not valid JSON ({exc})") from None
     if not isinstance(recipe, dict):
         raise _input_error(label, "kdream recipe is not a JSON object")
+    _check_sections(recipe, label)
     return recipe
+
+
+def _check_sections(recipe: dict, label: str) -> None:
+    """Refuse a recipe whose known sections have the wrong JSON type (unknown keys pass)."""
+    for key, kind in _RECIPE_SECTIONS.items():
+        if key in recipe and not isinstance(recipe[key], kind):
+            raise _input_error(label, f"kdream recipe's {key!r} must be a JSON {_JSON_NAMES[kind]}")
+    for section, key in _RECIPE_STRINGS:
+        value = recipe.get(section, {}).get(key)
+        if value is not None and not isinstance(value, str):
+            raise _input_error(label, f"kdream recipe's {section}.{key} must be a string")
+    max_side = recipe.get("max_side")
+    if max_side is not None and (type(max_side) is not int or max_side < 1):
+        raise _input_error(label, "kdream recipe's 'max_side' must be a positive integer or null")
 
 
 # --------------------------------------------------------------------------- saving
@@ -443,18 +526,19 @@ def supports_alpha(path: str | os.PathLike) -> bool:
 
 def _build_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str) -> Image.Image:
     rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be a uint8 HxWx3 array, got {rgb.dtype} {rgb.shape}")
+    gray = rgb.ndim == 2  # a gray network's dream is written as a gray image
+    if rgb.dtype != np.uint8 or not (gray or (rgb.ndim == 3 and rgb.shape[2] == 3)):
+        raise ValueError(f"rgb must be a uint8 HxWx3 or HxW array, got {rgb.dtype} {rgb.shape}")
     if alpha is None or fmt not in _ALPHA_FORMATS:
         # JPEG has no alpha: we drop it; telling the user is the caller's job (supports_alpha).
-        return Image.fromarray(np.ascontiguousarray(rgb), mode="RGB")
+        return Image.fromarray(np.ascontiguousarray(rgb), mode="L" if gray else "RGB")
     alpha = np.asarray(alpha)
     if alpha.dtype != np.uint8 or alpha.shape != rgb.shape[:2]:
         raise ValueError(
             f"alpha must be a uint8 array of shape {rgb.shape[:2]}, got {alpha.dtype} {alpha.shape}"
         )
-    rgba = np.ascontiguousarray(np.dstack([rgb, alpha]))
-    return Image.fromarray(rgba, mode="RGBA")
+    with_alpha = np.ascontiguousarray(np.dstack([rgb, alpha]))
+    return Image.fromarray(with_alpha, mode="LA" if gray else "RGBA")
 
 
 def _save_options(fmt: str, recipe_text: str | None) -> dict:

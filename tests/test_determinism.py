@@ -32,10 +32,10 @@ if sys.argv[1] == "dirtier":
     keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.Dense(2)])
 import kdream
 
-image = np.random.default_rng(0).integers(0, 256, (%d, %d, 3), dtype=np.uint8)
-out = kdream.dream(image, weights="random", **%r)
+image = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+out = kdream.dream(image, weights="random", **RECIPE)
 sys.stdout.buffer.write(out.tobytes())
-""" % (*SIZE_HW, RECIPE)
+""".replace("HEIGHT, WIDTH", ", ".join(map(str, SIZE_HW))).replace("RECIPE", repr(RECIPE))
 
 
 def probe_image() -> np.ndarray:
@@ -106,11 +106,11 @@ def test_the_first_run_after_a_fresh_fetch_equals_the_second(tmp_path):
 
 
 def test_a_tui_saved_png_replays_with_the_cli(dreamer, tmp_path):
-    from tests.test_tui import TINY_STEPS, finish_workers, ready, run, tiny_image, type_into
-
-    from kdream.imageio import save_image
     from kdream_tui.app import KdreamApp
     from kdream_tui.widgets import LayerList
+
+    from kdream.imageio import save_image
+    from tests.test_tui import TINY_STEPS, finish_workers, ready, run, tiny_image, type_into
 
     photo, saved = tmp_path / "tiny.png", tmp_path / "tui.png"
     save_image(photo, tiny_image())

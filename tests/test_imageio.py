@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import pathlib
 import struct
@@ -445,6 +446,97 @@ def test_read_recipe_with_invalid_json(tmp_path):
     Image.fromarray(_gradient_rgb()).save(path, pnginfo=info)
     with pytest.raises(ImageInputError, match="not valid JSON"):
         read_recipe(path)
+
+
+def _with_recipe_text(path: pathlib.Path, text: str) -> pathlib.Path:
+    """An image whose recipe field holds ``text`` as is, in the place its format keeps it."""
+    image = Image.fromarray(_gradient_rgb())
+    if path.suffix == ".png":
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("kdream", text)
+        image.save(path, pnginfo=info)
+    elif path.suffix == ".jpg":
+        image.save(path, comment=b"kdream:" + text.encode())
+    else:
+        image.save(path, lossless=True, exif=imageio._recipe_exif(text))
+    return path
+
+
+def test_read_recipe_refuses_100000_nested_brackets(tmp_path):
+    """json.loads would recurse 100,000 times (RecursionError): refused before parsing."""
+    path = _with_recipe_text(tmp_path / "deep.png", "[" * 100_000)
+    with pytest.raises(ImageInputError) as caught:
+        read_recipe(path)
+    message = _assert_one_line_naming(caught.value, path)
+    assert "nested too deeply" in message and str(imageio.MAX_RECIPE_DEPTH) in message
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_every_recipe_carrier_has_the_depth_limit(tmp_path, suffix):
+    deep = '{"a": ' + "[" * 30_000 + "]" * 30_000 + "}"  # valid JSON; fits a JPEG comment
+    path = _with_recipe_text(tmp_path / f"deep{suffix}", deep)
+    with pytest.raises(ImageInputError, match="nested too deeply"):
+        read_recipe(path)
+
+
+def test_recipe_depth_limit_counts_brackets_outside_strings_only(tmp_path):
+    limit = imageio.MAX_RECIPE_DEPTH
+    at_limit = '{"a": ' + "[" * (limit - 1) + "]" * (limit - 1) + "}"
+    assert read_recipe(_with_recipe_text(tmp_path / "ok.png", at_limit))["a"]
+    over = '{"a": ' + "[" * limit + "]" * limit + "}"
+    with pytest.raises(ImageInputError, match="nested too deeply"):
+        read_recipe(_with_recipe_text(tmp_path / "over.png", over))
+    in_strings = {"note": "[" * 1000 + '\\"{' * 100, "q": '"[[["'}
+    text = json.dumps(in_strings)
+    assert read_recipe(_with_recipe_text(tmp_path / "strings.png", text)) == in_strings
+
+
+def test_read_recipe_refuses_an_oversized_recipe(tmp_path):
+    text = '{"note": "' + "x" * imageio.MAX_RECIPE_CHARS + '"}'
+    path = _with_recipe_text(tmp_path / "huge.png", text)
+    with pytest.raises(ImageInputError) as caught:
+        read_recipe(path)
+    message = _assert_one_line_naming(caught.value, path)
+    assert "too large" in message and str(imageio.MAX_RECIPE_CHARS) in message
+
+
+def test_save_refuses_a_recipe_it_could_not_read_back(tmp_path):
+    huge = {"note": "x" * imageio.MAX_RECIPE_CHARS}
+    with pytest.raises(ValueError, match="reads back"):
+        save_image(tmp_path / "dream.png", _gradient_rgb(), recipe=huge)
+    assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        ('{"input": [1]}', "'input' must be a JSON object"),
+        ('{"weights": "imagenet"}', "'weights' must be a JSON object"),
+        ('{"config": null}', "'config' must be a JSON object"),
+        ('{"objective": {}}', "'objective' must be a JSON array"),
+        ('{"input": {"source": 5}}', "input.source must be a string"),
+        ('{"weights": {"sha256": []}}', "weights.sha256 must be a string"),
+        ('{"max_side": "abc"}', "'max_side' must be a positive integer"),
+        ('{"max_side": true}', "'max_side' must be a positive integer"),
+        ('{"max_side": 0}', "'max_side' must be a positive integer"),
+    ],
+)
+def test_read_recipe_refuses_sections_of_the_wrong_type(tmp_path, text, phrase):
+    path = _with_recipe_text(tmp_path / "odd.png", text)
+    with pytest.raises(ImageInputError) as caught:
+        read_recipe(path)
+    assert phrase in _assert_one_line_naming(caught.value, path)
+
+
+def test_recipe_text_is_data_never_code(tmp_path):
+    marker = tmp_path / "pwned"
+    code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    recipe = {"note": code, "config": {"layers": {code: 1.0}}, "max_side": None}
+    path = _with_recipe_text(tmp_path / "code.png", json.dumps(recipe))
+    assert read_recipe(path) == recipe
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("suffix", [".png", ".webp"])

@@ -90,8 +90,9 @@ def test_gpu_extras_are_declared(wheel):
 @pytest.mark.skipif(not os.environ.get("KDREAM_TEST_WHEEL"), reason="only under nox")
 def test_tests_import_the_installed_wheel():
     """Under nox, kdream and kdream_tui come from site-packages, not this source tree."""
-    import kdream
     import kdream_tui
+
+    import kdream
 
     for module in (kdream, kdream_tui):
         assert ROOT not in pathlib.Path(module.__file__).resolve().parents, module.__file__

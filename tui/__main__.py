@@ -21,6 +21,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="auto",
         help="auto, imagenet, inception2015, random, or a Keras weights file (default: auto)",
     )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="inceptionv3 (default), another keras.applications family or your own .keras file",
+    )
     return parser.parse_args(argv)
 
 
@@ -28,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from .app import run_app  # after parsing, so --help works without Textual installed
 
-    return run_app(args.input, args.output, args.weights)
+    return run_app(args.input, args.output, args.weights, model=args.model)
 
 
 if __name__ == "__main__":

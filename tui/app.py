@@ -35,6 +35,7 @@ from kdream.imageio import (
     load_sample,
     read_recipe,
 )
+
 from .form import (
     LayerSelection,
     check_fields,
@@ -106,6 +107,8 @@ class KdreamApp(App[int]):
         output: str | None = None,
         weights: str = "auto",
         dreamer=None,
+        model: str | None = None,
+        input_range: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         self.image = load_input(input_path or "")  # ImageInputError: the caller reports it
@@ -113,7 +116,7 @@ class KdreamApp(App[int]):
         self.base_config = DreamConfig()
         """Recipe fields the panels do not show (reduction, jitter, channels...) live here."""
         self.selection = LayerSelection((), dict(self.base_config.layers))
-        self.holder = ModelHolder(weights, dreamer)
+        self.holder = ModelHolder(weights, dreamer, model, input_range)
         self.result: DreamResult | None = None
         self.dreaming = False
         self.model_ready = False
@@ -251,6 +254,12 @@ class KdreamApp(App[int]):
             self.post_message(DreamFinished(error=reason))
 
     def on_layers_known(self, message: LayersKnown) -> None:
+        chosen = self.selection.chosen()
+        if chosen == dict(DreamConfig().layers) and not set(chosen) & set(message.names):
+            # Not InceptionV3: the stock layers are not there; start from the model's own.
+            self.selection.names = [n for n in self.selection.names if n in message.names]
+            self.selection.load(message.defaults)
+            self.base_config = self.base_config.replace(layers=message.defaults)
         self.layers.set_catalogue(message.names, message.hints)
         self.revalidate()
 
@@ -400,10 +409,16 @@ class KdreamApp(App[int]):
         self.exit(0)
 
 
-def run_app(input_path: str | None = None, output: str | None = None, weights: str = "auto") -> int:
+def run_app(
+    input_path: str | None = None,
+    output: str | None = None,
+    weights: str = "auto",
+    model: str | None = None,
+    input_range: tuple[float, float] | None = None,
+) -> int:
     """Start the TUI; returns the process exit code (2 for a bad input or output path)."""
     try:
-        app = KdreamApp(input_path=input_path, output=output, weights=weights)
+        app = KdreamApp(input_path, output, weights, model=model, input_range=input_range)
         if output:
             choose_output_path(output, app.image.source)
     except (ImageInputError, OutputPathError) as error:

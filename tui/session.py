@@ -22,6 +22,7 @@ from textual.message import Message
 from kdream.config import DreamConfig
 from kdream.imageio import save_image
 from kdream.weights import WeightsError
+
 from .saving import choose_output_path
 
 PREVIEW_INTERVAL_S = 0.25
@@ -56,10 +57,17 @@ class StepInfo:
 class LayersKnown(Message):
     """Keras is imported: the layer catalogue and its hints can be shown."""
 
-    def __init__(self, names: tuple[str, ...], hints: dict[str, str]) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        hints: dict[str, str],
+        defaults: dict[str, float] | None = None,
+    ) -> None:
         super().__init__()
         self.names = names
         self.hints = hints
+        self.defaults = defaults or {}
+        """The model's default layer weights (InceptionV3's are the stock recipe's)."""
 
 
 class ModelReady(Message):
@@ -112,11 +120,21 @@ class ModelHolder:
     second waits for the first build instead of building another model.
     """
 
-    def __init__(self, weights: str, dreamer=None) -> None:
+    def __init__(self, weights: str, dreamer=None, model=None, input_range=None) -> None:
         self._lock = threading.Lock()
         self._weights = weights
         self._dreamer = dreamer
+        self._model = dreamer.spec if dreamer is not None else model
+        self._input_range = input_range
         self._channels: dict[str, int] | None = None
+
+    def spec(self):
+        """The model spec (``--model``): cheap for built-in families, loads an own file."""
+        from kdream.models import model_spec
+
+        with self._lock:
+            self._model = model_spec(self._model, self._input_range)
+            return self._model
 
     def get(self, weights: str):
         """The Dreamer for ``weights`` (building it if needed); raises WeightsError etc."""
@@ -125,7 +143,7 @@ class ModelHolder:
                 from kdream.dreamer import Dreamer
 
                 # Build before replacing: weights that fail to load keep the old model.
-                self._dreamer = Dreamer(weights=weights)
+                self._dreamer = Dreamer(weights=weights, model=self._model)
                 self._weights = weights
                 self._channels = None
             return self._dreamer
@@ -136,7 +154,7 @@ class ModelHolder:
 
         with self._lock:
             if self._channels is None:
-                self._channels = layer_channels(self._dreamer.model)
+                self._channels = layer_channels(self._dreamer.model, self._dreamer.spec)
             return self._channels
 
     @property
@@ -165,12 +183,13 @@ def describe_import_error(error: ImportError) -> str:
 def load_model(holder: ModelHolder, weights: str, post: Callable[[Message], object]) -> bool:
     """Import Keras, announce the layers, build the model, announce it. Returns success."""
     try:
-        from kdream.models import CATALOGUE, LAYER_HINTS
+        import kdream.models  # noqa: F401  (imports Keras)
     except ImportError as error:
         post(ModelFailed(describe_import_error(error)))
         return False
-    post(LayersKnown(tuple(CATALOGUE), dict(LAYER_HINTS)))
     try:
+        spec = holder.spec()
+        post(LayersKnown(tuple(spec.catalogue), dict(spec.catalogue), dict(spec.default_layers)))
         dreamer = holder.get(weights)
         post(ModelReady(dreamer.backend, dreamer.weights.source, holder.channels()))
     except Exception as error:  # any failure is shown in the UI, never a crash

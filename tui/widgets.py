@@ -151,7 +151,7 @@ class LayerPanel(Vertical):
         layer_list = self.layer_list
         current = layer_list.current
         self._selection.set_catalogue(names)
-        if current is not None:  # keep the cursor on the layer it was on (a default one)
+        if current in self._selection.names:  # keep the cursor on the layer it was on
             layer_list.cursor = self._selection.names.index(current)
         layer_list.refresh_rows()
 

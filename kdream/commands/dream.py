@@ -62,7 +62,8 @@ def run(args) -> int:
     max_side = args.max_side or (recipe or {}).get("max_side")
     sources = _input_sources(args.inputs, recipe)
     jobs = _plan_outputs(sources, args.output, args.force)
-    weights = args.weights or (recipe or {}).get("weights", {}).get("source") or "auto"
+    weights = args.weights or _recipe_weights(recipe)
+    model, input_range = model_choice(args, recipe)
 
     failures, written = _unreadable_inputs(jobs), []
     jobs = [(source, output) for source, output in jobs if source not in failures]
@@ -71,7 +72,8 @@ def run(args) -> int:
 
     from kdream import DreamCancelled, Dreamer
 
-    dreamer = Dreamer(weights=weights)
+    dreamer = Dreamer(weights=weights, model=model, input_range=input_range)
+    _check_recipe_model(recipe, dreamer)
     _warn_if_recipe_differs(recipe, dreamer, args.quiet)
     cancel = threading.Event()
     with _ctrl_c_sets(cancel):
@@ -93,6 +95,48 @@ def run(args) -> int:
     if total > 1:
         print(f"dreamed {len(written)} of {total} images; {len(failures)} failed")
     return EXIT_OK if not failures else EXIT_USAGE
+
+
+RECIPE_WEIGHT_SOURCES = ("imagenet", "inception2015", "random")
+"""Weights a recipe may name by itself. A weights file is never taken from a recipe (it
+could point anywhere on this machine): replaying one needs --weights PATH."""
+
+
+def _recipe_weights(recipe: dict | None) -> str:
+    recorded = (recipe or {}).get("weights", {}).get("source")
+    if recorded == "file":
+        raise UsageError("the recipe was dreamed with a weights file: pass it with --weights PATH")
+    return recorded if recorded in RECIPE_WEIGHT_SOURCES else "auto"
+
+
+def model_choice(args, recipe: dict | None) -> tuple[str | None, tuple | None]:
+    """``--model``/``--input-range``, else the recipe's model (an own model's file is looked
+    for beside the recipe's PNG, then here)."""
+    entry = (recipe or {}).get("model") or {}
+    recorded_range = tuple(entry["input_range"]) if "input_range" in entry else None
+    input_range = args.input_range or recorded_range
+    if args.model:
+        return args.model, input_range
+    if "file" in entry:
+        name = Path(str(entry["file"])).name
+        for folder in (Path(args.recipe).parent, Path.cwd()):
+            if (folder / name).is_file():
+                return str(folder / name), input_range
+        raise UsageError(
+            f"the recipe was dreamed with the model file {name} (sha256 {entry.get('sha256')}): "
+            "pass it with --model PATH"
+        )
+    return entry.get("name"), input_range
+
+
+def _check_recipe_model(recipe: dict | None, dreamer) -> None:
+    """A replay must use the very model file the recipe names: refuse another one."""
+    expected = ((recipe or {}).get("model") or {}).get("sha256")
+    if expected and dreamer.spec.sha256 and expected != dreamer.spec.sha256:
+        raise UsageError(
+            f"{dreamer.spec.name} is not the model file of the recipe: its sha256 is "
+            f"{dreamer.spec.sha256}, the recipe's is {expected}"
+        )
 
 
 def _unreadable_inputs(jobs) -> list[str]:

@@ -34,31 +34,37 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from kdream.models import CATALOGUE, LAYER_HINTS, FeatureExtractor, bare_inception
+    from kdream.models import FeatureExtractor, bare_network, model_spec
     from kdream.weights import MIXED10_NOTE
 
-    model = bare_inception()  # shapes only: no weights needed
-    extractors = {name: FeatureExtractor.build([name], base=model) for name in CATALOGUE}
+    spec = model_spec(args.model, args.input_range)
+    model = bare_network(spec)  # shapes only: no weights needed
     height, width = args.size
-    table = Table(title=f"InceptionV3 layers for a {height}x{width} image")
-    for column in ("layer", "channels", "size", "min side", "tends to produce"):
+    table = Table(title=f"{spec.display_name} layers for a {height}x{width} image")
+    for column in ("layer", "kind", "channels", "size", "min side", "tends to produce"):
         table.add_column(column)
-    for name, extractor in extractors.items():
+    for name, hint in spec.catalogue.items():
+        extractor = FeatureExtractor.build([name], base=model, spec=spec)
         size = _spatial_size_or_none(extractor, args.size)
         table.add_row(
             name,
+            type(model.get_layer(name)).__name__,
             str(model.get_layer(name).output.shape[-1]),
             f"{size[0]}x{size[1]}" if size else "too small",
             str(extractor.min_side()),
-            LAYER_HINTS[name],
+            hint,
         )
     console = Console()
     console.print(table)
     console.print(
-        "Any other InceptionV3 layer name works too (e.g. conv2d_40). "
-        "Layers need >= 2x2 positions: smaller octaves are clamped to 'min side'."
+        f"Any other {spec.display_name} layer name works too. Layers need >= 2x2 positions: "
+        "smaller octaves are clamped to 'min side'."
     )
-    console.print(f"Note: {MIXED10_NOTE}")
+    if spec.fixed_hw is not None:
+        console.print(f"The network takes {spec.fixed_hw[0]}x{spec.fixed_hw[1]} inputs only: "
+                      "the image is dreamed in tiles of that size.")  # fmt: skip
+    if spec.name == "inceptionv3":
+        console.print(f"Note: {MIXED10_NOTE}")
     return EXIT_OK
 
 

@@ -17,4 +17,10 @@ def run(args) -> int:
         from kdream_tui.app import run_app
     except ModuleNotFoundError as error:
         raise UsageError(f"the TUI needs {error.name}: pip install 'kdream[tui]'") from None
-    return run_app(input_path=args.input, output=args.output, weights=args.weights or "auto")
+    return run_app(
+        input_path=args.input,
+        output=args.output,
+        weights=args.weights or "auto",
+        model=args.model,
+        input_range=args.input_range,
+    )
