@@ -14,7 +14,7 @@ echo "+ $command"
 start=$SECONDS
 bash -euo pipefail -c "$command" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; exit 1; }
 echo "README command 1 finished in $((SECONDS - start)) s; what the user saw, pip's lines left out:"
-grep -v -E '^(Collecting|Downloading|Using cached|Requirement already|Installing|Successfully|  |Building|Created|Stored|Processing|Obtaining|Preparing|Getting|Attempting|Found existing|Uninstalling)' \
+grep -v -E '^(WARNING: Location|Looking in|Collecting|Downloading|Using cached|Requirement already|Installing|Successfully|  |Building|Created|Stored|Processing|Obtaining|Preparing|Getting|Attempting|Found existing|Uninstalling)' \
   "$work/out.txt" || true
 if grep -q -E 'Traceback|Downloading data from' "$work/out.txt"; then
   echo "README command 1 printed a traceback or a foreign download line" >&2

@@ -121,9 +121,18 @@ def test_one_off_dream_function_accepts_overrides():
     assert out.shape == (90, 90, 3)
 
 
-def test_rejects_non_rgb_arrays(dreamer):
-    with pytest.raises(ValueError, match="image: expected a uint8 array"):
-        dreamer.dream(np.zeros((10, 10), np.uint8))
+def test_rejects_arrays_that_are_not_gray_or_rgb_uint8(dreamer):
+    for bad in (np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10, 3), np.float32)):
+        with pytest.raises(ValueError, match="image: expected a uint8 array"):
+            dreamer.dream(bad)
+
+
+def test_a_gray_photo_is_dreamed_in_rgb_by_an_rgb_network(dreamer):
+    gray = photo(80, 96)[..., 1]
+    out = dreamer.dream(gray, SMALL.replace(octaves=1, steps=1))
+    assert out.shape == (80, 96, 3)
+    same = dreamer.dream(np.repeat(gray[..., None], 3, axis=-1), SMALL.replace(octaves=1, steps=1))
+    np.testing.assert_array_equal(out, same)
 
 
 def test_small_image_is_upsized_and_returned_at_its_size(dreamer):
