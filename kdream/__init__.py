@@ -1,4 +1,5 @@
-"""kdream: DeepDream on InceptionV3 with Keras 3, the same code on TensorFlow, JAX and PyTorch.
+"""kdream: DeepDream with Keras 3 (InceptionV3 by default, any Keras image model on request),
+the same code on TensorFlow, JAX and PyTorch.
 
 Example:
     >>> import kdream
@@ -21,10 +22,15 @@ _LAZY = {
     "DreamCancelled": "kdream.dreamer",
     "Dreamer": "kdream.dreamer",
     "Progress": "kdream.dreamer",
+    "ModelSpec": "kdream.models",
+    "model_spec": "kdream.models",
     "Objective": "kdream.objectives",
     "channel": "kdream.objectives",
     "layer": "kdream.objectives",
     "layers": "kdream.objectives",
+    "MotionConfig": "kdream.motion",
+    "video": "kdream.motion",
+    "zoom": "kdream.motion",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "dream"])
@@ -36,10 +42,11 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'kdream' has no attribute {name!r}")
 
 
-def dream(image, config=None, *, weights="auto", **parameters):
+def dream(image, config=None, *, weights="auto", model=None, input_range=None, **parameters):
     """Dream one image (uint8, H x W x 3) and return the dreamed uint8 image.
 
-    Loads the model each call; use :class:`Dreamer` to dream many images.
+    Loads the model each call; use :class:`Dreamer` to dream many images. ``model`` is a
+    family name (``"vgg19"``) or your own ``.keras`` file (see :class:`Dreamer`).
     ``parameters`` override fields of ``config`` (or of the default recipe).
 
     Example:
@@ -54,4 +61,4 @@ def dream(image, config=None, *, weights="auto", **parameters):
     config = config or DreamConfig()
     if parameters:
         config = config.replace(**parameters)
-    return Dreamer(weights=weights).dream(image, config)
+    return Dreamer(weights=weights, model=model, input_range=input_range).dream(image, config)

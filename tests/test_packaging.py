@@ -94,5 +94,7 @@ def test_tests_import_the_installed_wheel():
 
     import kdream
 
-    for module in (kdream, kdream_tui):
-        assert ROOT not in pathlib.Path(module.__file__).resolve().parents, module.__file__
+    for module, folder in ((kdream, "kdream"), (kdream_tui, "tui")):
+        path = pathlib.Path(module.__file__).resolve()
+        assert "site-packages" in path.parts, path
+        assert ROOT / folder not in path.parents, path
