@@ -42,6 +42,8 @@ MODEL_MIN_SIDE = zoo.FAMILIES["inceptionv3"].min_input_side
 
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+IMAGENET_MEAN_UNIT_RGB = (0.485, 0.456, 0.406)
+"""The [0, 1] mean of torch-style preprocessing (rounded, as Keras and torchvision use it)."""
 
 
 class ModelError(ValueError):
@@ -127,7 +129,7 @@ def family_mapping(preprocessing: str) -> PixelMapping | None:
         mean_bgr = IMAGENET_MEAN_RGB[::-1]
         return PixelMapping((127.5,) * 3, tuple(127.5 - m for m in mean_bgr), True)
     if preprocessing == "torch":  # [0, 1], then standardised per channel
-        mean = tuple(m / 255 for m in IMAGENET_MEAN_RGB)
+        mean = IMAGENET_MEAN_UNIT_RGB
         scale = tuple(0.5 / s for s in IMAGENET_STD_RGB)
         return PixelMapping(scale, tuple((0.5 - m) / s for m, s in zip(mean, IMAGENET_STD_RGB)))
     raise ValueError(f"unknown preprocessing {preprocessing!r}")

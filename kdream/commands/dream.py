@@ -33,7 +33,16 @@ def add_parser(commands, parents) -> None:
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or directories")
     parser.add_argument("-o", "--output", help="output file (one input) or directory")
-    recipe = parser.add_argument_group("recipe (defaults: kdream's recipe, or --recipe's)")
+    recipe = add_recipe_arguments(parser, "recipe (defaults: kdream's recipe, or --recipe's)")
+    recipe.add_argument("--recipe", metavar="PNG", help="start from the recipe of a kdream PNG")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    parser.set_defaults(run=run)
+
+
+def add_recipe_arguments(parser, title: str):
+    """The dream's recipe flags (also taken by ``zoom`` and ``video``); returns the group."""
+    recipe = parser.add_argument_group(title)
     recipe.add_argument("--layers", type=parse_layers, help="e.g. mixed3=1.0,mixed5=1.5")
     recipe.add_argument(
         "--channels", type=parse_channels, action="append", metavar="LAYER:IDX[,IDX][=W]"
@@ -50,10 +59,7 @@ def add_parser(commands, parents) -> None:
     recipe.add_argument("--smoothing", type=float, metavar="SIGMA", help="0 turns it off")
     recipe.add_argument("--seed", type=int)
     recipe.add_argument("--max-side", type=positive_int, metavar="PX", help="downsize inputs")
-    recipe.add_argument("--recipe", metavar="PNG", help="start from the recipe of a kdream PNG")
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or notices")
-    parser.set_defaults(run=run)
+    return recipe
 
 
 def run(args) -> int:

@@ -40,12 +40,16 @@ def run(args) -> int:
     spec = model_spec(args.model, args.input_range)
     model = bare_network(spec)  # shapes only: no weights needed
     height, width = args.size
-    table = Table(title=f"{spec.display_name} layers for a {height}x{width} image")
+    title = f"{spec.display_name} layers for a {height}x{width} image"
+    if spec.fixed_hw is not None:
+        title += f" (in {spec.fixed_hw[0]}x{spec.fixed_hw[1]} tiles)"
+    table = Table(title=title)
     for column in ("layer", "kind", "channels", "size", "min side", "tends to produce"):
         table.add_column(column)
     for name, hint in spec.catalogue.items():
         extractor = FeatureExtractor.build([name], base=model, spec=spec)
-        size = _spatial_size_or_none(extractor, args.size)
+        # A network of one input size sees the image as tiles of that size.
+        size = _spatial_size_or_none(extractor, spec.fixed_hw or args.size)
         table.add_row(
             name,
             type(model.get_layer(name)).__name__,
