@@ -32,7 +32,7 @@ from keras import ops
 from kdream.config import DreamConfig
 from kdream.models import to_model_range, to_uint8
 
-ZOOM_RECIPE = {"octaves": 1, "steps": 5, "jitter": 16, "smoothing": 1.0}
+ZOOM_RECIPE = {"octaves": 1, "steps": 3, "jitter": 16, "smoothing": 1.0}
 """Per-frame defaults of ``kdream zoom``: each frame adds a little to the last dream."""
 VIDEO_RECIPE = {"octaves": 2, "steps": 6, "jitter": 16, "smoothing": 1.0}
 """Per-frame defaults of ``kdream video``: enough to dream a fresh frame, fast."""

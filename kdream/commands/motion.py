@@ -40,7 +40,7 @@ def add_parsers(commands, parents) -> None:
     zoom.add_argument("--zoom", type=float, default=1.02, help="scale per frame (1.02)")
     zoom.add_argument("--rotate", type=float, default=0.0, metavar="DEG", help="per frame (0)")
     zoom.add_argument("--fps", type=float, default=30.0, help="frames per second (30)")
-    add_recipe_arguments(zoom, "per-frame recipe (defaults: octaves 1, steps 5, jitter 16)")
+    add_recipe_arguments(zoom, "per-frame recipe (defaults: octaves 1, steps 3, jitter 16)")
     zoom.set_defaults(run=run_zoom)
 
     video = commands.add_parser("video", parents=parents, help="dream every frame of a video")
