@@ -161,13 +161,19 @@ def video_frames(
     frame ``start - 1`` when resuming."""
     previous_source, previous_dream = previous if previous is not None else (None, None)
     for index, frame in enumerate(sources, start=start):
-        begin, frame_recipe = frame, frame_config(config, index)
+        begin = frame
         if previous_dream is not None and motion.blend > 0:
             begin = carried_over(previous_source, previous_dream, frame, motion)
-            frame_recipe = carried_config(frame_recipe, motion.blend)
-        dreamed = dreamer.dream(begin, frame_recipe, cancel=cancel)
+        dreamed = dreamer.dream(begin, video_frame_config(config, index, motion), cancel=cancel)
         previous_source, previous_dream = frame, dreamed
         yield dreamed
+
+
+def video_frame_config(config: DreamConfig, index: int, motion: MotionConfig) -> DreamConfig:
+    """The recipe video frame ``index`` is dreamed with (every frame after the first
+    carries the last dream, unless ``blend`` is 0)."""
+    frame = frame_config(config, index)
+    return carried_config(frame, motion.blend) if index > 0 and motion.blend > 0 else frame
 
 
 def carried_config(config: DreamConfig, blend: float) -> DreamConfig:

@@ -186,3 +186,61 @@ def test_bad_video_input_is_one_line_and_writes_nothing(tmp_path, kind):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "clip.mp4" in lines[0], result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == (["clip.mp4"] if path.exists() else [])
+
+
+def test_ctrl_c_stops_a_zoom_between_frames_and_resume_finishes_it(tmp_path):
+    import signal
+    import time
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(texture(64, 64)).save(photo)
+    command = [sys.executable, "-m", "kdream", "zoom", str(photo), "-o", "z.gif",
+               "--frames", "200", *ZOOM]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=dict(os.environ), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    frames = tmp_path / "z.gif.frames"
+    deadline = time.monotonic() + 300
+    while len(list(frames.glob("frame_*.png"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "--resume" in stderr
+    done = sorted(frames.glob("frame_*.png"))
+    assert 2 <= len(done) < 200 and not (tmp_path / "z.gif").exists()
+    assert not [p for p in frames.iterdir() if p.name.startswith(".")]  # no half-written frame
+    finish = [*command[3:7], "--frames", str(len(done) + 2), *ZOOM, "--resume"]
+    resumed = kdream(*finish, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    with Image.open(tmp_path / "z.gif") as gif:
+        assert gif.n_frames == len(done) + 2
+
+
+def test_video_dreams_every_frame_into_an_mp4_with_frame_recipes(tmp_path):
+    import av
+
+    from kdream.imageio import read_recipe
+    from kdream.video_io import probe, read_video_recipe
+
+    with av.open(str(tmp_path / "clip.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        canvas = texture(64, 96 + 3 * 5)
+        for i in range(5):
+            picture = np.ascontiguousarray(canvas[:, 3 * i : 3 * i + 96])
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    result = kdream("video", "clip.mp4", "-o", "out.mp4", "--weights", "random", "--steps", "3",
+                    "--octaves", "1", "--keep-frames", "--quiet", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    info = probe(tmp_path / "out.mp4")
+    assert (info.frame_count, info.size_hw) == (5, (64, 96))
+    recipe = read_video_recipe(tmp_path / "out.mp4")
+    assert recipe["motion"]["kind"] == "video" and recipe["motion"]["flow"] == "dis"
+    frames = sorted((tmp_path / "out.mp4.frames").glob("frame_*.png"))
+    first, second = (read_recipe(frames[i])["config"] for i in (0, 1))
+    assert (first["steps"], second["steps"]) == (3, 1)  # carried frames: steps x (1 - 0.7)
+    assert (first["seed"], second["seed"]) == (0, 1)

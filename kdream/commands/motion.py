@@ -176,12 +176,23 @@ class MotionPlan:
                 "use the same flags to --resume, or --force to start over"
             )
 
+    def frame_config(self, config, index: int):
+        """The recipe frame ``index`` was dreamed with, as its PNG records it."""
+        from kdream.motion import MotionConfig, frame_config, video_frame_config
+
+        if self.motion.get("kind") != "video":
+            return frame_config(config, index)
+        fields = {k: self.motion[k] for k in ("blend", "flow", "fps")}
+        return video_frame_config(config, index, MotionConfig(**fields))
+
     def run(self, frames, total, start, dreamer, config, recipe, audio_from) -> int:
         from kdream import DreamCancelled, video_io
-        from kdream.motion import frame_config, run_frames
+        from kdream.motion import run_frames
+
+        self.motion = recipe["motion"]
 
         def save(index: int, frame: np.ndarray) -> None:
-            frame_recipe = dreamer.recipe(frame_config(config, index), frame.shape[:2])
+            frame_recipe = dreamer.recipe(self.frame_config(config, index), frame.shape[:2])
             frame_recipe.update(
                 input=recipe["input"], max_side=recipe["max_side"], motion=recipe["motion"]
             )
