@@ -22,7 +22,7 @@ import traceback
 from kdream.config import DreamConfig
 
 BACKENDS = ("tensorflow", "jax", "torch")
-COMMANDS = ("dream", "zoom", "video", "layers", "weights", "tui", "doctor", "info")
+COMMANDS = ("dream", "zoom", "video", "inspect", "layers", "weights", "tui", "doctor", "info")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
@@ -140,11 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="pixel range your own model was trained on (default 0,1)",
     )
 
-    from kdream.commands import doctor, dream, layers, motion, tui
+    from kdream.commands import doctor, dream, inspect, layers, motion, tui
     from kdream.commands import weights as weights_command
 
     dream.add_parser(commands, [common, weights])
     motion.add_parsers(commands, [common, weights])
+    inspect.add_parser(commands, [common, weights])
     layers.add_parser(commands, [common, weights])
     weights_command.add_parser(commands, [common])
     tui.add_parser(commands, [common, weights])
