@@ -463,3 +463,14 @@ def test_main_screen_snapshot(snap_compare, dreamer):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_a_recipe_of_another_model_is_told_apart(dreamer):
+    from kdream_tui.session import ModelHolder
+
+    holder = ModelHolder("random", dreamer)
+    assert holder.other_model({"model": {"name": "vgg16"}}) == "vgg16"
+    assert holder.other_model({"model": {"name": "inceptionv3"}}) is None
+    assert holder.other_model({}) is None  # recipes from before models were recorded
+    own = {"model": {"file": "mine.keras", "sha256": "ab" * 32}}
+    assert holder.other_model(own) == "mine.keras"

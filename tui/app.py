@@ -403,6 +403,12 @@ class KdreamApp(App[int]):
         self.revalidate()
         extra = f" (+{len(config.channels)} channel terms, not shown)" if config.channels else ""
         self.notify(f"recipe loaded from {path}{extra}", title="recipe")
+        other_model = self.holder.other_model(recipe)
+        if other_model:
+            self.notify(
+                f"the recipe was dreamed with {other_model}; restart with --model to match it",
+                title="recipe", severity="warning", timeout=10,
+            )  # fmt: skip
 
     async def action_quit(self) -> None:
         self._cancel.set()  # a running dream stops after its current step

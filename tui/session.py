@@ -136,6 +136,20 @@ class ModelHolder:
             self._model = model_spec(self._model, self._input_range)
             return self._model
 
+    def other_model(self, recipe: dict) -> str | None:
+        """The model a recipe names when it is not the one loaded (None: the same, or the
+        model is not known yet)."""
+        from kdream.models import ModelSpec
+
+        entry = recipe.get("model") if isinstance(recipe.get("model"), dict) else {}
+        named = entry.get("file") or entry.get("name") or "inceptionv3"
+        if not isinstance(self._model, ModelSpec):
+            return None
+        mine = self._model.recipe_entry()
+        if entry.get("sha256"):
+            return None if entry.get("sha256") == mine.get("sha256") else str(named)
+        return None if named == mine.get("name") else str(named)
+
     def get(self, weights: str):
         """The Dreamer for ``weights`` (building it if needed); raises WeightsError etc."""
         with self._lock:
