@@ -77,11 +77,17 @@ def import_keras_quietly() -> None:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             try:
-                import keras  # noqa: F401
+                import keras
             finally:
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+    if keras.backend.backend() == "tensorflow":
+        # tf.function's retracing advice counts every kdream function as one (a new image
+        # size per octave is expected): not for the user's terminal.
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
 
 
 def fail(message: str, code: int) -> int:
@@ -179,8 +185,12 @@ def parse_layers(text: str) -> dict[str, float]:
     layers = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, weight = item.partition("=")
+        name = name.strip()
+        if not name or name in layers:
+            problem = "a layer without a name" if not name else f"{name} twice"
+            raise argparse.ArgumentTypeError(f"{problem} in {text!r} (use NAME=NUMBER,...)")
         try:
-            layers[name.strip()] = float(weight) if weight else 1.0
+            layers[name] = float(weight) if weight else 1.0
         except ValueError:
             raise argparse.ArgumentTypeError(f"bad weight in {item!r} (use NAME=NUMBER)") from None
     if not layers:

@@ -88,6 +88,7 @@ class Dreamer:
             extractor = FeatureExtractor.build(
                 objective.layer_names, base=self.model, spec=self.spec
             )
+            _check_channels(objective, self.model)
             self._ascent_steps[objective] = AscentStep(extractor, objective)
         return self._ascent_steps[objective]
 
@@ -183,6 +184,18 @@ class Dreamer:
         if objective is not None:
             recipe["objective"] = [dataclasses.asdict(term) for term in objective.terms]
         return recipe
+
+
+def _check_channels(objective: Objective, model) -> None:
+    """Channel indices past a layer's channel count: one clear error, not a graph error."""
+    for term in objective.terms:
+        count = int(model.get_layer(term.layer).output.shape[-1])
+        too_big = [c for c in term.channels or () if c >= count]
+        if too_big:
+            raise ValueError(
+                f"channels: {term.layer} has {count} channels (0..{count - 1}); "
+                f"got {', '.join(map(str, too_big))}"
+            )
 
 
 def _is_set(cancel) -> bool:

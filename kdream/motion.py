@@ -64,8 +64,13 @@ class MotionConfig:
         if self.flow not in FLOW_METHODS:
             raise ValueError(f"flow: must be one of {', '.join(FLOW_METHODS)} (got {self.flow!r})")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    ZOOM_FIELDS = ("frames", "zoom", "rotate", "fps")
+    VIDEO_FIELDS = ("blend", "flow", "fps")
+
+    def to_dict(self, kind: str = "zoom") -> dict:
+        """The fields a ``zoom`` or a ``video`` uses (for its recipe)."""
+        fields = self.ZOOM_FIELDS if kind == "zoom" else self.VIDEO_FIELDS
+        return {name: getattr(self, name) for name in fields}
 
 
 def _check(name, value, low, high, integer=False) -> None:

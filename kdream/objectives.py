@@ -120,6 +120,37 @@ def layers(weights: Mapping[str, float] | Iterable[tuple[str, float]], reduction
     return Objective(terms)
 
 
+def from_recipe(entries) -> Objective:
+    """The objective a recipe recorded (``recipe["objective"]``: a list of terms), checked
+    as data: a layer name, a finite weight, channel indices or null, a known reduction.
+
+    Example:
+        >>> from_recipe([{"layer": "mixed4", "weight": 2.0, "channels": [97]}]).terms[0].channels
+        (97,)
+    """
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("recipe: 'objective' must be a non-empty list of terms")
+    terms = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("layer"), str):
+            raise ValueError("recipe: every objective term needs a 'layer' name")
+        weight, channels = entry.get("weight", 1.0), entry.get("channels")
+        reduction = entry.get("reduction", "square")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight != weight:
+            raise ValueError(f"recipe: objective weight of {entry['layer']!r} must be a number")
+        if channels is not None and not (
+            isinstance(channels, list)
+            and channels
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in channels)
+        ):
+            raise ValueError(f"recipe: objective channels of {entry['layer']!r} must be indices")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"recipe: objective reduction must be one of {', '.join(REDUCTIONS)}")
+        terms.append(Term(entry["layer"], float(weight), tuple(channels) if channels else None,
+                          reduction))  # fmt: skip
+    return Objective(tuple(terms))
+
+
 def from_config(config: DreamConfig) -> Objective:
     """The objective a recipe describes: its layer weights plus its channel terms."""
     objective = layers(config.layers, config.reduction)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
+import zipfile
 
 import keras
 
@@ -76,6 +77,10 @@ def load_own_model(path: pathlib.Path) -> keras.Model:
     if path.suffix.lower() != ".keras":
         raise ModelError(
             f"{path.name}: kdream loads models saved as .keras files (model.save('x.keras'))"
+        )
+    if not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"{path.name}: refused: not a .keras file (a .keras file is a zip archive)"
         )
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)

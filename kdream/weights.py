@@ -45,6 +45,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -838,11 +839,16 @@ def load_into(model: Any, resolved: ResolvedWeights) -> None:
         return
     path = _verified_path(resolved)
     try:
-        model.load_weights(str(path))
+        # Keras warns once per layer it cannot match (hundreds of lines): one error says it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(str(path))
     except Exception as error:  # Keras raises ValueError/KeyError/OSError for bad files
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        if "could not be loaded" in first_line or "mismatch" in first_line.lower():
+            first_line = f"the file's weights do not fit this network ({model.name})"
         raise WeightsError(
-            f"cannot load {resolved.source} weights from {path}: {first_line}"
+            f"cannot load {resolved.source} weights from {path}: {first_line.rstrip(':')}"
         ) from error
 
 

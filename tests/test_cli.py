@@ -222,3 +222,71 @@ def test_jpeg_output_by_extension_carries_the_recipe(tmp_path):
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "out.jpg").format == "JPEG"
     assert read_recipe(tmp_path / "out.jpg")["config"]["steps"] == 2
+
+
+def test_layer_lists_refuse_empty_and_repeated_names():
+    import argparse
+
+    from kdream.cli import parse_layers
+
+    for text, problem in (("=1", "without a name"), ("mixed3=1,mixed3=2", "mixed3 twice")):
+        with pytest.raises(argparse.ArgumentTypeError, match=problem):
+            parse_layers(text)
+
+
+def test_weights_fetch_takes_the_source_as_its_hints_write_it():
+    from kdream.cli import build_parser
+
+    assert build_parser().parse_args(["weights", "fetch", "imagenet"]).source == "imagenet"
+    assert build_parser().parse_args(["weights", "fetch"]).source is None  # inception2015
+
+
+def test_recipe_replay_keeps_an_api_objective(tmp_path):
+    import kdream
+    from kdream.imageio import save_image
+
+    photo = write_photo(tmp_path / "photo.png")
+    pixels = np.asarray(Image.open(photo))
+    dreamer = kdream.Dreamer(weights="random")
+    config = kdream.DreamConfig(octaves=1, steps=2, tile_size=96, seed=7)
+    objective = kdream.layer("mixed3") - 0.5 * kdream.channel("mixed4", [97])
+    dreamed = dreamer.dream(pixels, config, objective=objective)
+    recipe = dreamer.recipe(config, pixels.shape[:2], objective)
+    recipe["input"]["source"] = "photo.png"
+    save_image(tmp_path / "api.png", dreamed, recipe=recipe)
+    again = kdream_cli(tmp_path, "dream", photo, "--recipe", "api.png", "-o", "cli.png", "--quiet")
+    assert again.returncode == 0, again.stderr
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "cli.png")), dreamed)
+    assert (
+        read_recipe(tmp_path / "cli.png")["objective"]
+        == read_recipe(tmp_path / "api.png")["objective"]
+    )
+
+
+def test_output_folder_is_made_for_several_inputs(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(2):
+        write_photo(folder / f"p{index}.png", seed=index)
+    result = kdream("dream", folder, "-o", "dreams/", *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "dreams").iterdir()) == [
+        "p0_dream.png", "p1_dream.png",
+    ]  # fmt: skip
+
+
+def test_weights_of_another_network_are_one_line(tmp_path):
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    small = keras.Model(inputs, keras.layers.Conv2D(4, 3, name="c")(inputs))
+    small.save_weights(str(tmp_path / "small.weights.h5"))
+    photo = write_photo(tmp_path / "photo.png")
+    result = kdream("dream", photo, "--weights", "small.weights.h5", "--quiet", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "do not fit" in lines[0], result.stderr
+
+
+def kdream_cli(cwd, *args):
+    return kdream(*args, cwd=cwd)

@@ -140,3 +140,10 @@ def test_small_image_is_upsized_and_returned_at_its_size(dreamer):
     out = dreamer.dream(image, SMALL.replace(octaves=1, steps=1))
     assert out.shape == (50, 64, 3)
     assert np.abs(out.astype(float) - image.astype(float)).mean() < 20
+
+
+def test_a_channel_past_the_layer_is_one_clear_error(dreamer):
+    from kdream.objectives import channel
+
+    with pytest.raises(ValueError, match=r"mixed4 has 768 channels \(0..767\); got 9999"):
+        dreamer.dream(photo(80, 96), SMALL, objective=channel("mixed4", [3, 9999]))

@@ -244,3 +244,11 @@ def test_video_dreams_every_frame_into_an_mp4_with_frame_recipes(tmp_path):
     first, second = (read_recipe(frames[i])["config"] for i in (0, 1))
     assert (first["steps"], second["steps"]) == (3, 1)  # carried frames: steps x (1 - 0.7)
     assert (first["seed"], second["seed"]) == (0, 1)
+
+
+def test_an_unknown_output_kind_is_refused_before_any_dreaming(tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(texture(64, 64)).save(photo)
+    result = kdream("zoom", photo, "-o", "z.avi", "--frames", "3", *ZOOM, cwd=tmp_path)
+    assert result.returncode == 2 and "unsupported output" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]

@@ -288,7 +288,7 @@ def test_own_model_recipe_without_the_file_says_which_file(gray_dream, tmp_path,
 
 def test_layers_lists_an_own_models_catalogue(models, tmp_path):
     model = shutil.copy(models["gray"], tmp_path / "mnistlike.keras")
-    result = kdream("layers", "--model", model, "--size", "64x80", cwd=tmp_path, COLUMNS="200")
+    result = kdream("layers", "--model", model, "--size", "80x64", cwd=tmp_path, COLUMNS="200")
     assert result.returncode == 0, result.stderr
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
     assert {"conv1", "pool1", "conv2", "pool2"} <= set(rows), result.stdout

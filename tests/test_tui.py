@@ -474,3 +474,23 @@ def test_a_recipe_of_another_model_is_told_apart(dreamer):
     assert holder.other_model({}) is None  # recipes from before models were recorded
     own = {"model": {"file": "mine.keras", "sha256": "ab" * 32}}
     assert holder.other_model(own) == "mine.keras"
+
+
+def test_another_model_lists_its_own_layers_one_row_each(tiny_png):
+    from kdream.zoo import FAMILIES
+
+    family = FAMILIES["vgg16"]
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", model="vgg16")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            layer_list = app.query_one(LayerList)
+            assert app.selection.names == list(family.layers)
+            assert app.selection.chosen() == family.default_layers
+            assert app.current_config().layers == tuple(family.default_layers.items())
+            longest = max(map(len, family.layers))
+            assert layer_list.size.width >= layer_list.OTHER_CELLS + longest
+            assert layer_list.size.height == len(family.layers)  # no row wraps
+
+    run(scenario())

@@ -43,10 +43,23 @@ class LayerList(Widget, can_focus=True):
     class Highlighted(Message):
         """The cursor moved to another layer."""
 
+    NAME_CELLS = 7
+    """Cells of the name column for InceptionV3's names (``mixed10``); longer catalogues
+    widen the panel up to MAX_NAME_CELLS and cut longer names with an ellipsis."""
+    MAX_NAME_CELLS = 26
+    OTHER_CELLS = 16  # cursor, check box, channels, weight and the gaps between them
+
     def __init__(self, selection: LayerSelection, **kwargs) -> None:
         super().__init__(**kwargs)
         self.selection = selection
         self.channels: dict[str, int] = {}
+        self.name_cells = self.NAME_CELLS
+
+    def fit_names(self) -> int:
+        """Size the name column to the longest row name; returns the row width in cells."""
+        longest = max(map(len, self.selection.names), default=self.NAME_CELLS)
+        self.name_cells = max(self.NAME_CELLS, min(longest, self.MAX_NAME_CELLS))
+        return self.OTHER_CELLS + self.name_cells
 
     @property
     def current(self) -> str | None:
@@ -79,7 +92,7 @@ class LayerList(Widget, can_focus=True):
         cells = [
             ("▸" if index == self.cursor else " ", "bold"),
             ("[x] " if on_ else "[ ] ", "bold green" if on_ else "dim"),
-            (f"{name:<7} ", "" if on_ else "dim"),
+            (f"{_cut(name, self.name_cells):<{self.name_cells}} ", "" if on_ else "dim"),
             (f"{channels if channels else '…':>4} ", "dim"),
             (f"{self.selection.weights[name]:>5.2f}", "bold" if on_ else "dim"),
         ]
@@ -124,6 +137,15 @@ class LayerList(Widget, can_focus=True):
         self.post_message(self.Changed())
 
 
+def _cut(name: str, cells: int) -> str:
+    """``name`` in at most ``cells`` cells: the start and the end (where the layer numbers
+    are) around an ellipsis."""
+    if len(name) <= cells:
+        return name
+    tail = cells // 2
+    return f"{name[: cells - tail - 1]}…{name[-tail:]}"
+
+
 class LayerPanel(Vertical):
     """The layer list plus a line about the highlighted layer (or what is wrong)."""
 
@@ -153,6 +175,9 @@ class LayerPanel(Vertical):
         self._selection.set_catalogue(names)
         if current in self._selection.names:  # keep the cursor on the layer it was on
             layer_list.cursor = self._selection.names.index(current)
+        row_cells = layer_list.fit_names()
+        if row_cells > layer_list.OTHER_CELLS + layer_list.NAME_CELLS:
+            self.styles.width = row_cells + 4  # padding and border: rows stay one line
         layer_list.refresh_rows()
 
     def set_channels(self, channels: dict[str, int]) -> None:

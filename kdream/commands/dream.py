@@ -78,6 +78,7 @@ def run(args) -> int:
 
     from kdream import DreamCancelled, Dreamer
 
+    objective = _recipe_objective(recipe, args)
     dreamer = Dreamer(weights=weights, model=model, input_range=input_range)
     _check_recipe_model(recipe, dreamer)
     _warn_if_recipe_differs(recipe, dreamer, args.quiet)
@@ -86,7 +87,9 @@ def run(args) -> int:
         for source, output in jobs:
             try:
                 written.append(
-                    _dream_one(dreamer, source, output, config, max_side, args.quiet, cancel)
+                    _dream_one(
+                        dreamer, source, output, config, max_side, args.quiet, cancel, objective
+                    )
                 )
             except DreamCancelled:
                 print(f"kdream: cancelled; {output} was not written", file=sys.stderr)
@@ -192,10 +195,12 @@ def _input_sources(inputs: list[str], recipe: dict | None) -> list[str]:
 def _plan_outputs(sources, output, force) -> list[tuple[str, Path]]:
     """Pair every input with its output path; refuse clobbering before any work starts."""
     files = [s for s in sources if s != imageio.SAMPLE_SOURCE]
-    if output and len(sources) > 1:
+    wants_folder = bool(output) and (len(sources) > 1 or output.endswith(("/", "\\")))
+    if wants_folder:
         directory = Path(output)
-        if not directory.is_dir():
-            raise UsageError(f"{output}: with several inputs, -o must be an existing directory")
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"{output}: with several inputs, -o must be a directory")
+        directory.mkdir(parents=True, exist_ok=True)
         targets = [imageio.default_output_path(s, directory) for s in sources]
     elif output and Path(output).is_dir():
         targets = [imageio.default_output_path(sources[0], output)]
@@ -211,7 +216,17 @@ def _plan_outputs(sources, output, force) -> list[tuple[str, Path]]:
     ]
 
 
-def _dream_one(dreamer, source, output, config, max_side, quiet, cancel) -> Path:
+def _recipe_objective(recipe: dict | None, args):
+    """A recipe's recorded objective (API dreams may have one beyond layers and channels),
+    unless the command line gives layers or channels of its own."""
+    if not recipe or "objective" not in recipe or args.layers or args.channels:
+        return None
+    from kdream.objectives import from_recipe
+
+    return from_recipe(recipe["objective"])
+
+
+def _dream_one(dreamer, source, output, config, max_side, quiet, cancel, objective=None) -> Path:
     started = time.perf_counter()
     loaded = (
         imageio.load_sample() if source == imageio.SAMPLE_SOURCE else imageio.load_image(source)
@@ -222,8 +237,10 @@ def _dream_one(dreamer, source, output, config, max_side, quiet, cancel) -> Path
         _notify(quiet, f"{output}: this format has no transparency; alpha dropped")
         alpha = None
     with _progress_bar(quiet, source) as on_progress:
-        dreamed = dreamer.dream(rgb, config, on_progress=on_progress, cancel=cancel)
-    recipe = dreamer.recipe(config, rgb.shape[:2])
+        dreamed = dreamer.dream(
+            rgb, config, objective=objective, on_progress=on_progress, cancel=cancel
+        )
+    recipe = dreamer.recipe(config, rgb.shape[:2], objective)
     recipe["input"]["source"] = source if source == imageio.SAMPLE_SOURCE else Path(source).name
     recipe["max_side"] = max_side
     path = imageio.save_image(output, dreamed, alpha, recipe=recipe)
@@ -249,11 +266,13 @@ def _notify(quiet: bool, *lines: str) -> None:
 @contextmanager
 def _progress_bar(quiet: bool, source: str):
     """A rich progress bar (octave, step, loss, ETA) fed by the run's reports."""
-    if quiet:
-        yield None
-        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:  # a log file gets no bar (nor its blank line)
+        yield None
+        return
 
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -263,7 +282,7 @@ def _progress_bar(quiet: bool, source: str):
         TimeRemainingColumn(),
     )
     name = Path(source).name if source != imageio.SAMPLE_SOURCE else "sample"
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(name, total=1.0, octave="-", step="-", loss="-")
 
         def on_progress(report):

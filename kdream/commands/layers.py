@@ -8,12 +8,12 @@ from kdream.cli import EXIT_OK
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``512`` or ``400x600`` (height x width) -> (h, w)."""
-    height, _, width = text.lower().partition("x")
+    """``512`` or ``600x400`` (width x height, as image sizes are written) -> (h, w)."""
+    width, _, height = text.lower().partition("x")
     try:
-        size = (int(height), int(width or height))
+        size = (int(height or width), int(width))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected PX or HxW, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected PX or WxH, got {text!r}") from None
     if min(size) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
     return size
@@ -24,7 +24,7 @@ def add_parser(commands, parents) -> None:
         "layers", parents=parents, help="the layers to dream with, their channels and sizes"
     )
     parser.add_argument(
-        "--size", type=parse_size, default=(512, 512), metavar="PX|HxW",
+        "--size", type=parse_size, default=(512, 512), metavar="PX|WxH",
         help="image size for the spatial extents (default 512)",
     )  # fmt: skip
     parser.set_defaults(run=run)
@@ -40,7 +40,7 @@ def run(args) -> int:
     spec = model_spec(args.model, args.input_range)
     model = bare_network(spec)  # shapes only: no weights needed
     height, width = args.size
-    title = f"{spec.display_name} layers for a {height}x{width} image"
+    title = f"{spec.display_name} layers for a {width}x{height} image"
     if spec.fixed_hw is not None:
         title += f" (in {spec.fixed_hw[0]}x{spec.fixed_hw[1]} tiles)"
     table = Table(title=title)

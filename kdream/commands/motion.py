@@ -35,12 +35,14 @@ VIDEO_MAX_SIDE = 720
 def add_parsers(commands, parents) -> None:
     zoom = commands.add_parser("zoom", parents=parents, help="the infinite zoom into a picture")
     zoom.add_argument("input", nargs="?", metavar="INPUT", help="image (default: the sample)")
-    _output_arguments(zoom, "zoom.mp4")
+    _output_arguments(zoom, "<input>_zoom.mp4")
     zoom.add_argument("--frames", type=positive_int, default=120, help="frames to make (120)")
     zoom.add_argument("--zoom", type=float, default=1.02, help="scale per frame (1.02)")
     zoom.add_argument("--rotate", type=float, default=0.0, metavar="DEG", help="per frame (0)")
     zoom.add_argument("--fps", type=float, default=30.0, help="frames per second (30)")
-    add_recipe_arguments(zoom, "per-frame recipe (defaults: octaves 1, steps 3, jitter 16)")
+    add_recipe_arguments(
+        zoom, "per-frame recipe (defaults: octaves 1, steps 3, jitter 16, smoothing 1)"
+    )
     zoom.set_defaults(run=run_zoom)
 
     video = commands.add_parser("video", parents=parents, help="dream every frame of a video")
@@ -49,7 +51,10 @@ def add_parsers(commands, parents) -> None:
     video.add_argument("--blend", type=float, default=0.7, help="previous dream carried (0.7)")
     video.add_argument("--flow", choices=("dis", "farneback", "off"), default="dis")
     video.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
-    add_recipe_arguments(video, "per-frame recipe (defaults: octaves 2, steps 6, max side 720)")
+    add_recipe_arguments(
+        video,
+        "per-frame recipe (defaults: octaves 2, steps 6, jitter 16, smoothing 1, max side 720)",
+    )
     video.set_defaults(run=run_video)
 
 
@@ -76,7 +81,7 @@ def run_zoom(args) -> int:
     plan = _plan(args, Path(args.input or "sample").stem + "_zoom.mp4")
     config = config_from_args(args, DreamConfig().replace(**ZOOM_RECIPE))
     dreamer = _dreamer(args)
-    recipe = _run_recipe(dreamer, config, photo.shape[:2], source, args.max_side, "zoom", motion)
+    recipe = _run_recipe(dreamer, config, photo.shape[:2], source, args.max_side, motion, "zoom")
     start, last = plan.prepare(recipe, args.resume)
     frames = zoom_frames(dreamer, photo, motion, config, start, last, plan.cancel)
     return plan.run(frames, motion.frames, start, dreamer, config, recipe, audio_from=None)
@@ -97,7 +102,8 @@ def run_video(args) -> int:
     dreamer = _dreamer(args)
     first = next(video_io.read_frames(args.input, 0, max_side))
     source = Path(args.input).name
-    recipe = _run_recipe(dreamer, config, first.shape[:2], source, max_side, "video", motion)
+    recipe = _run_recipe(dreamer, config, first.shape[:2], source, max_side, motion, "video")
+    recipe["motion"]["frames"] = info.frame_count
     start, last = plan.prepare(recipe, args.resume)
     previous = None
     if start:
@@ -119,17 +125,23 @@ def _dreamer(args):
                    input_range=input_range)  # fmt: skip
 
 
-def _run_recipe(dreamer, config, size_hw, source, max_side, kind, motion) -> dict:
+def _run_recipe(dreamer, config, size_hw, source, max_side, motion, kind: str) -> dict:
     recipe = dreamer.recipe(config, size_hw)
     recipe["input"]["source"] = source
     recipe["max_side"] = max_side
-    recipe["motion"] = {"kind": kind, **motion.to_dict(), "frame_seed": "seed + frame index"}
+    recipe["motion"] = {"kind": kind, **motion.to_dict(kind), "frame_seed": "seed + frame - 1"}
     return recipe
 
 
 def _plan(args, default_name: str) -> MotionPlan:
+    from kdream.video_io import OUTPUT_SUFFIXES
+
     output = Path(args.output or default_name)
     into_folder = output.is_dir() or str(args.output or "").endswith(("/", "\\"))
+    if not into_folder and output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(
+            f"{output}: unsupported output; use {', '.join(OUTPUT_SUFFIXES)} or a folder/"
+        )
     if args.input and output.resolve() == Path(args.input).resolve():
         raise UsageError(f"{output}: the output would overwrite the input")
     if not into_folder and output.exists() and not args.force:
@@ -236,10 +248,12 @@ def _write_json(path: Path, data: dict) -> None:
 @contextmanager
 def _frame_bar(quiet: bool, total: int | None, start: int):
     """Frames done, frames per second and ETA."""
-    if quiet:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:  # a log file gets no bar (nor its blank line)
         yield None
         return
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -255,7 +269,7 @@ def _frame_bar(quiet: bool, total: int | None, start: int):
         TextColumn("{task.fields[fps]} fps"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("frames", total=total, completed=start, fps="-")
 
         def report(progress) -> None:
