@@ -494,3 +494,9 @@ def test_another_model_lists_its_own_layers_one_row_each(tiny_png):
             assert layer_list.size.height == len(family.layers)  # no row wraps
 
     run(scenario())
+
+
+def test_run_app_refuses_an_unknown_model_before_starting(tiny_png, capsys):
+    assert run_app(str(tiny_png), weights="random", model="nosuchnet") == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "unknown model 'nosuchnet'" in error[0]

@@ -26,6 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="inceptionv3 (default), another keras.applications family or your own .keras file",
     )
+    parser.add_argument(
+        "--input-range", default=None, metavar="LOW,HIGH",
+        help="pixel range your own model was trained on (default 0,1)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -33,7 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from .app import run_app  # after parsing, so --help works without Textual installed
 
-    return run_app(args.input, args.output, args.weights, model=args.model)
+    input_range = None
+    if args.input_range:
+        from kdream.cli import parse_input_range
+
+        try:
+            input_range = parse_input_range(args.input_range)
+        except argparse.ArgumentTypeError as error:
+            print(f"kdream: error: --input-range: {error}", file=sys.stderr)
+            return 2
+    return run_app(args.input, args.output, args.weights, model=args.model, input_range=input_range)
 
 
 if __name__ == "__main__":

@@ -422,15 +422,25 @@ def run_app(
     model: str | None = None,
     input_range: tuple[float, float] | None = None,
 ) -> int:
-    """Start the TUI; returns the process exit code (2 for a bad input or output path)."""
+    """Start the TUI; returns the process exit code (2 for a bad input, output or model)."""
     try:
+        if model is not None or input_range is not None:
+            model = _checked_model(model, input_range)
         app = KdreamApp(input_path, output, weights, model=model, input_range=input_range)
         if output:
             choose_output_path(output, app.image.source)
-    except (ImageInputError, OutputPathError) as error:
+    except (ImageInputError, OutputPathError, ValueError) as error:
         print(f"kdream: error: {error}", file=sys.stderr)
         return 2
     return asyncio.run(_run(app))
+
+
+def _checked_model(model, input_range):
+    """An unknown name, an unsafe or unreadable file: refused before the app starts, like a
+    bad input (ModelError is a ValueError). Imports Keras, as a model needs it anyway."""
+    from kdream.models import model_spec
+
+    return model_spec(model, input_range)
 
 
 async def _run(app: KdreamApp) -> int:

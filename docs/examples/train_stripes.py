@@ -6,10 +6,12 @@ conv3=1`` then shows what the network learned to look for (stripes, at its scale
     python docs/examples/train_stripes.py stripes.keras     # ~20 s on a 2-core CPU
 """
 
+import os
 import sys
 
-import keras
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 SIZE = 48
 
