@@ -72,6 +72,18 @@ def fast_model(model: keras.Model) -> keras.Model:
     return keras.models.clone_model(model, clone_function=_xla_cpu.replace_layer)
 
 
+def has_gpu() -> bool:
+    """Whether the active backend computes on a GPU (or another accelerator)."""
+    backend = name()
+    if backend == "tensorflow":
+        return _tensorflow_on_gpu()
+    if backend == "jax":
+        return not _jax_on_cpu()
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def _jax_on_cpu() -> bool:
     import jax
 

@@ -139,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         "mobilenetv2, efficientnetb0, convnexttiny, or your own .keras file (loaded safely)",
     )
     weights.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16", "float16", "auto"),
+        default=None,
+        help="what the network computes in (default float32; auto: bfloat16 where measured "
+        "faster, e.g. TensorFlow and torch on AVX512_BF16 CPUs, and GPUs)",
+    )
+    weights.add_argument(
         "--input-range",
         type=parse_input_range,
         default=None,

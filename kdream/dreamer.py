@@ -22,6 +22,8 @@ from kdream.config import DreamConfig
 from kdream.models import FeatureExtractor, ModelSpec, model_spec, to_model_range, to_uint8
 from kdream.objectives import Objective, from_config
 from kdream.octaves import next_octave_image, octave_sizes, resize
+from kdream.precision import building_in
+from kdream.precision import resolve as resolve_precision
 
 
 class DreamCancelled(Exception):
@@ -59,7 +61,9 @@ class Dreamer:
 
     ``model`` is a family name (``"vgg19"``), a path to your own ``.keras`` file or a
     :class:`~kdream.models.ModelSpec`; ``input_range`` is where an own model's pixels live
-    (default (0, 1)). Compiled steps are cached per objective and image shape, so a
+    (default (0, 1)). ``precision`` is what the network computes in: ``float32``
+    (default), ``bfloat16``, ``float16`` or ``auto`` (see :mod:`kdream.precision`).
+    Compiled steps are cached per objective and image shape, so a
     second image of the same size starts at full speed.
 
     Example:
@@ -71,9 +75,25 @@ class Dreamer:
         (96, 128, 3)
     """
 
-    def __init__(self, weights="auto", model: str | ModelSpec | None = None, input_range=None):
+    def __init__(
+        self,
+        weights="auto",
+        model: str | ModelSpec | None = None,
+        input_range=None,
+        precision: str = "float32",
+    ):
         self.spec = model_spec(model, input_range)
-        self.model, self.weights = self.spec.build(weights)
+        self.precision = resolve_precision(precision)
+        if self.spec.file is not None and self.precision != "float32":
+            if precision != "auto":
+                raise ValueError(
+                    "precision: your own model runs in the precision it was saved with; "
+                    "--precision applies to the built-in networks"
+                )
+            self.precision = "float32"
+        """float32, bfloat16 or float16 (``auto`` resolved for this machine)."""
+        with building_in(self.precision):
+            self.model, self.weights = self.spec.build(weights)
         self._ascent_steps: dict[Objective, AscentStep] = {}
 
     @property
@@ -177,6 +197,7 @@ class Dreamer:
             "kdream": __version__,
             "backend": self.backend,
             "model": self.spec.recipe_entry(),
+            "precision": self.precision,
             "weights": {"source": self.weights.source, "sha256": self.weights.sha256},
             "config": self.config_for(config).to_dict(),
             "input": {"height": int(image_hw[0]), "width": int(image_hw[1])},

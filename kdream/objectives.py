@@ -32,6 +32,9 @@ class Term:
 
     def evaluate(self, activations):
         """Per-sample value of this term for activations shaped (N, H, W, C)."""
+        # A network running in bfloat16/float16 hands over low-precision activations: the
+        # objective itself is summed in float32.
+        activations = ops.cast(activations, "float32")
         if self.channels is not None:
             activations = ops.take(activations, list(self.channels), axis=-1)
         if self.reduction == "square":

@@ -79,7 +79,8 @@ def run(args) -> int:
     from kdream import DreamCancelled, Dreamer
 
     objective = _recipe_objective(recipe, args)
-    dreamer = Dreamer(weights=weights, model=model, input_range=input_range)
+    precision = args.precision or (recipe or {}).get("precision") or "float32"
+    dreamer = Dreamer(weights, model, input_range, precision=precision)
     _check_recipe_model(recipe, dreamer)
     _warn_if_recipe_differs(recipe, dreamer, args.quiet)
     cancel = threading.Event()

@@ -37,7 +37,7 @@ def run(args) -> int:
     if args.filters is None and not args.layer:
         raise UsageError("give --layer LAYER (feature maps) or --filters [LAYER]")
     model, input_range = model_choice(args, None)
-    dreamer = Dreamer(weights=args.weights or "auto", model=model, input_range=input_range)
+    dreamer = Dreamer(args.weights or "auto", model, input_range, args.precision or "float32")
     source = args.input or imageio.SAMPLE_SOURCE
     if args.filters is not None:
         layer = args.filters or first_convolution(dreamer.model)

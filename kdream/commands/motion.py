@@ -121,8 +121,8 @@ def _dreamer(args):
     from kdream import Dreamer
 
     model, input_range = model_choice(args, None)
-    return Dreamer(weights=args.weights or _recipe_weights(None), model=model,
-                   input_range=input_range)  # fmt: skip
+    return Dreamer(args.weights or _recipe_weights(None), model, input_range,
+                   precision=args.precision or "float32")  # fmt: skip
 
 
 def _run_recipe(dreamer, config, size_hw, source, max_side, motion, kind: str) -> dict:
