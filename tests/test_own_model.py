@@ -197,7 +197,7 @@ def test_bad_model_files_are_refused_in_one_line(models, tmp_path):
         tmp_path / "missing.keras": "model file not found",
         tmp_path / "weights.h5": "saved as .keras files",
         tmp_path / "vector.keras": "expected one image input",
-        tmp_path / "garbage.keras": "not a readable Keras model",
+        tmp_path / "garbage.keras": "not a .keras file",
     }
     for path, phrase in cases.items():
         with pytest.raises(ModelError) as caught:
