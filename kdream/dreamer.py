@@ -83,18 +83,22 @@ class Dreamer:
         precision: str = "float32",
     ):
         self.spec = model_spec(model, input_range)
-        self.precision = resolve_precision(precision)
-        if self.spec.file is not None and self.precision != "float32":
-            if precision != "auto":
-                raise ValueError(
-                    "precision: your own model runs in the precision it was saved with; "
-                    "--precision applies to the built-in networks"
-                )
-            self.precision = "float32"
+        self.precision = self._precision_for(precision)
         """float32, bfloat16 or float16 (``auto`` resolved for this machine)."""
         with building_in(self.precision):
             self.model, self.weights = self.spec.build(weights)
         self._ascent_steps: dict[Objective, AscentStep] = {}
+
+    def _precision_for(self, precision: str) -> str:
+        resolved = resolve_precision(precision)
+        if self.spec.file is None or resolved == "float32":
+            return resolved
+        if precision != "auto":
+            raise ValueError(
+                "precision: your own model runs in the precision it was saved with; "
+                "--precision applies to the built-in networks"
+            )
+        return "float32"
 
     @property
     def backend(self) -> str:
@@ -189,16 +193,23 @@ class Dreamer:
         luma = image.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
         return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
 
-    def recipe(self, config: DreamConfig, image_hw, objective: Objective | None = None) -> dict:
-        """Everything needed to dream the same picture again (embedded in output PNGs)."""
+    def provenance(self) -> dict:
+        """What made a picture: kdream, backend, model, precision and weights (the part of
+        a recipe every output of this Dreamer shares)."""
         from kdream import __version__
 
-        recipe = {
+        return {
             "kdream": __version__,
             "backend": self.backend,
             "model": self.spec.recipe_entry(),
             "precision": self.precision,
             "weights": {"source": self.weights.source, "sha256": self.weights.sha256},
+        }
+
+    def recipe(self, config: DreamConfig, image_hw, objective: Objective | None = None) -> dict:
+        """Everything needed to dream the same picture again (embedded in output PNGs)."""
+        recipe = {
+            **self.provenance(),
             "config": self.config_for(config).to_dict(),
             "input": {"height": int(image_hw[0]), "width": int(image_hw[1])},
         }

@@ -282,9 +282,6 @@ def _load_family_weights(name: str, model: keras.Model, weights) -> object:
     return load_family_weights(name, model, weights)
 
 
-DEFAULT_SPEC_NAME = zoo.DEFAULT_FAMILY
-
-
 def bare_inception() -> keras.Model:
     """An InceptionV3 without weights (no head, any input size), for shapes; built once."""
     return bare_network(family_spec(zoo.DEFAULT_FAMILY))
@@ -423,8 +420,3 @@ def min_side(model, layer_names, floor: int = MODEL_MIN_SIDE) -> int:
         else:
             low = middle + 1
     return high
-
-
-# Kept for callers of the InceptionV3-only API.
-CATALOGUE = tuple(zoo.INCEPTION_V3_HINTS)
-LAYER_HINTS = dict(zoo.INCEPTION_V3_HINTS)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 from keras import ops
 
-from kdream.config import DreamConfig
+from kdream.config import DreamConfig, _check_choice, _check_range
 from kdream.models import to_model_range, to_uint8
 
 ZOOM_RECIPE = {"octaves": 1, "steps": 3, "jitter": 16, "smoothing": 1.0}
@@ -56,13 +56,12 @@ class MotionConfig:
     """Video: ``dis`` or ``farneback`` optical flow, or ``off`` (plain blending)."""
 
     def __post_init__(self) -> None:
-        _check("frames", self.frames, 1, 100_000, integer=True)
-        _check("zoom", self.zoom, 0.5, 2.0)
-        _check("rotate", self.rotate, -45.0, 45.0)
-        _check("fps", self.fps, 0.1, 240.0)
-        _check("blend", self.blend, 0.0, 1.0)
-        if self.flow not in FLOW_METHODS:
-            raise ValueError(f"flow: must be one of {', '.join(FLOW_METHODS)} (got {self.flow!r})")
+        _check_range("frames", self.frames, 1, 100_000, integer=True)
+        _check_range("zoom", self.zoom, 0.5, 2.0)
+        _check_range("rotate", self.rotate, -45.0, 45.0)
+        _check_range("fps", self.fps, 0.1, 240.0)
+        _check_range("blend", self.blend, 0.0, 1.0)
+        _check_choice("flow", self.flow, FLOW_METHODS)
 
     ZOOM_FIELDS = ("frames", "zoom", "rotate", "fps")
     VIDEO_FIELDS = ("blend", "flow", "fps")
@@ -71,13 +70,6 @@ class MotionConfig:
         """The fields a ``zoom`` or a ``video`` uses (for its recipe)."""
         fields = self.ZOOM_FIELDS if kind == "zoom" else self.VIDEO_FIELDS
         return {name: getattr(self, name) for name in fields}
-
-
-def _check(name, value, low, high, integer=False) -> None:
-    valid = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not valid or not math.isfinite(value) or not low <= value <= high:
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"{name}: must be {kind} in [{low}, {high}] (got {value!r})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,10 +270,8 @@ def zoom(
     dreamer = dreamer or Dreamer(weights=weights, model=model)
     motion = MotionConfig(frames=frames, zoom=zoom, rotate=rotate)
     config = config or DreamConfig().replace(**ZOOM_RECIPE)
-    out: list[np.ndarray] = []
     generator = zoom_frames(dreamer, np.asarray(image), motion, config, cancel=cancel)
-    run_frames(generator, frames, on_frame=lambda _, f: out.append(f), on_progress=on_progress)
-    return out
+    return _collected(generator, frames, on_progress)
 
 
 def video(
@@ -310,7 +300,12 @@ def video(
     motion = MotionConfig(blend=blend, flow=flow)
     config = config or DreamConfig().replace(**VIDEO_RECIPE)
     frames = list(frames)
-    out: list[np.ndarray] = []
     generator = video_frames(dreamer, frames, motion, config, cancel=cancel)
-    run_frames(generator, len(frames), on_frame=lambda _, f: out.append(f), on_progress=on_progress)
+    return _collected(generator, len(frames), on_progress)
+
+
+def _collected(frames: Iterator[np.ndarray], total: int, on_progress) -> list[np.ndarray]:
+    """The API's way to run frames: all of them kept in memory (the CLI writes them)."""
+    out: list[np.ndarray] = []
+    run_frames(frames, total, on_frame=lambda _, frame: out.append(frame), on_progress=on_progress)
     return out

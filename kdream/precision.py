@@ -37,7 +37,7 @@ def resolve(precision: str = "auto", *, backend=None, cpu_flags=None, gpu=None) 
 
     backend = backend or _backend.name()
     gpu = _backend.has_gpu() if gpu is None else gpu
-    flags = cpu_flags if cpu_flags is not None else _cpu_flags()
+    flags = cpu_flags if cpu_flags is not None else cpu_flags_here()
     if gpu or (backend in BF16_FASTER_ON_CPU and flags & FAST_BF16_CPU_FLAGS):
         return "bfloat16"
     return "float32"
@@ -64,12 +64,15 @@ def building_in(precision: str):
 
 
 @functools.cache
-def _cpu_flags() -> frozenset[str]:
+def cpu_flags_here() -> frozenset[str]:
+    """This CPU's feature flags from /proc/cpuinfo (x86 ``flags``, ARM ``Features``);
+    empty where there is no such file."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                key, found, value = line.partition(":")
+                if found and key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
     except OSError:
         pass
     return frozenset()

@@ -20,8 +20,6 @@ import socket
 from kdream import weights as weight_sources
 from kdream import zoo
 
-DOWNLOAD_SOCKET_TIMEOUT_S = weight_sources.DOWNLOAD_SOCKET_TIMEOUT_S
-
 
 def load_family_weights(name: str, model, weights) -> weight_sources.ResolvedWeights:
     """Fill ``model`` (a :func:`kdream.models.new_family_network`) and say what went in."""
@@ -45,7 +43,7 @@ def _load_imagenet(name: str, model) -> weight_sources.ResolvedWeights:
 
     family = zoo.FAMILIES[name]
     try:
-        with _quiet(), _socket_timeout(DOWNLOAD_SOCKET_TIMEOUT_S):
+        with _quiet(), _socket_timeout(weight_sources.DOWNLOAD_SOCKET_TIMEOUT_S):
             trained = new_family_network(name, weights="imagenet")
     except Exception as error:  # Keras raises bare Exception for URL failures
         lines = str(error).strip().splitlines()

@@ -254,9 +254,9 @@ class KdreamApp(App[int]):
             self.post_message(DreamFinished(error=reason))
 
     def on_layers_known(self, message: LayersKnown) -> None:
-        chosen = self.selection.chosen()
-        if chosen == dict(DreamConfig().layers) and not set(chosen) & set(message.names):
-            # Not InceptionV3: the stock layers are not there; start from the model's own.
+        stock = dict(DreamConfig().layers)
+        if self.selection.chosen() == stock and message.defaults not in ({}, stock):
+            # Not InceptionV3: start from the model's own layers, as a dream of it would.
             self.selection.names = [n for n in self.selection.names if n in message.names]
             self.selection.load(message.defaults)
             self.base_config = self.base_config.replace(layers=message.defaults)

@@ -67,7 +67,7 @@ class LayersKnown(Message):
         self.names = names
         self.hints = hints
         self.defaults = defaults or {}
-        """The model's default layer weights (InceptionV3's are the stock recipe's)."""
+        """The layers the model dreams for the stock recipe (InceptionV3: the stock ones)."""
 
 
 class ModelReady(Message):
@@ -203,7 +203,9 @@ def load_model(holder: ModelHolder, weights: str, post: Callable[[Message], obje
         return False
     try:
         spec = holder.spec()
-        post(LayersKnown(tuple(spec.catalogue), dict(spec.catalogue), dict(spec.default_layers)))
+        # The layers the model dreams when asked for the stock recipe (Dreamer.config_for).
+        defaults = dict(spec.with_defaults(DreamConfig()).layers)
+        post(LayersKnown(tuple(spec.catalogue), dict(spec.catalogue), defaults))
         dreamer = holder.get(weights)
         post(ModelReady(dreamer.backend, dreamer.weights.source, holder.channels()))
     except Exception as error:  # any failure is shown in the UI, never a crash

@@ -194,8 +194,10 @@ def platform_facts() -> dict:
 
 def cpu_facts() -> dict:
     """Model, CPU counts (a container may use fewer than it sees) and the flags that matter."""
+    from kdream.precision import cpu_flags_here
+
     info = _key_values("/proc/cpuinfo", ":")
-    flags = (info.get("flags") or info.get("Features") or "").split()
+    flags = cpu_flags_here()
     memory = _key_values("/proc/meminfo", ":").get("MemTotal", "").split()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {

@@ -55,10 +55,7 @@ def run(args) -> int:
     imageio.check_output_path(output, files, args.force)
     sheet = contact_sheet([p.picture for p in panels], [p.title for p in panels], args.cell)
     recipe = {
-        "kdream": __import__("kdream").__version__,
-        "backend": dreamer.backend,
-        "model": dreamer.spec.recipe_entry(),
-        "weights": {"source": dreamer.weights.source, "sha256": dreamer.weights.sha256},
+        **dreamer.provenance(),
         "inspect": {"what": what, "layer": layer, "channels": [p.channel for p in panels]},
         "input": {"source": Path(source).name if args.input else source},
     }

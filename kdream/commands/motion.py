@@ -21,11 +21,11 @@ from kdream.cli import EXIT_CANCELLED, EXIT_OK, UsageError, config_from_args, po
 from kdream.commands.dream import (
     _ctrl_c_sets,
     _fit_max_side,
-    _recipe_weights,
     add_recipe_arguments,
     model_choice,
 )
 from kdream.config import DreamConfig
+from kdream.weights import _atomic_write_text
 
 RUN_RECIPE = "run.json"
 """The work folder's record of the run's recipe: --resume refuses a different one."""
@@ -121,7 +121,7 @@ def _dreamer(args):
     from kdream import Dreamer
 
     model, input_range = model_choice(args, None)
-    return Dreamer(args.weights or _recipe_weights(None), model, input_range,
+    return Dreamer(args.weights or "auto", model, input_range,
                    precision=args.precision or "float32")  # fmt: skip
 
 
@@ -175,7 +175,7 @@ class MotionPlan:
         if done:
             self._check_same_recipe(recipe)
         self.work.mkdir(parents=True, exist_ok=True)
-        _write_json(self.work / RUN_RECIPE, recipe)
+        _atomic_write_text(self.work / RUN_RECIPE, json.dumps(recipe, indent=1, sort_keys=True))
         last = np.asarray(imageio.load_image(done[-1]).rgb) if done else None
         return len(done), last
 
@@ -237,12 +237,6 @@ def _comparable(recipe: dict | None) -> dict | None:
     if "motion" in kept:
         kept["motion"] = {k: v for k, v in kept["motion"].items() if k != "frames"}
     return kept
-
-
-def _write_json(path: Path, data: dict) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
-    temporary.replace(path)
 
 
 @contextmanager
