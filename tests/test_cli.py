@@ -18,8 +18,10 @@ from kdream.imageio import read_recipe
 FAST = ["--weights", "random", "--octaves", "1", "--steps", "2", "--tile-size", "96", "--quiet"]
 
 
-def kdream(*args, cwd, timeout=600):
-    env = dict(os.environ)
+def kdream(*args, cwd, timeout=600, **env_overrides):
+    """``python -m kdream ARGS`` in ``cwd`` (never the checkout: ``-m`` would import the
+    source tree before the installed package), with some environment variables changed."""
+    env = dict(os.environ, **env_overrides)
     env.setdefault("KERAS_BACKEND", "tensorflow")
     return subprocess.run(
         [sys.executable, "-m", "kdream", *map(str, args)],
@@ -242,19 +244,19 @@ def test_weights_fetch_takes_the_source_as_its_hints_write_it():
 
 
 def test_recipe_replay_keeps_an_api_objective(tmp_path):
-    import kdream
+    from kdream import DreamConfig, Dreamer, channel, layer
     from kdream.imageio import save_image
 
     photo = write_photo(tmp_path / "photo.png")
     pixels = np.asarray(Image.open(photo))
-    dreamer = kdream.Dreamer(weights="random")
-    config = kdream.DreamConfig(octaves=1, steps=2, tile_size=96, seed=7)
-    objective = kdream.layer("mixed3") - 0.5 * kdream.channel("mixed4", [97])
+    dreamer = Dreamer(weights="random")
+    config = DreamConfig(octaves=1, steps=2, tile_size=96, seed=7)
+    objective = layer("mixed3") - 0.5 * channel("mixed4", [97])
     dreamed = dreamer.dream(pixels, config, objective=objective)
     recipe = dreamer.recipe(config, pixels.shape[:2], objective)
     recipe["input"]["source"] = "photo.png"
     save_image(tmp_path / "api.png", dreamed, recipe=recipe)
-    again = kdream_cli(tmp_path, "dream", photo, "--recipe", "api.png", "-o", "cli.png", "--quiet")
+    again = kdream("dream", photo, "--recipe", "api.png", "-o", "cli.png", "--quiet", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "cli.png")), dreamed)
     assert (
@@ -286,7 +288,3 @@ def test_weights_of_another_network_are_one_line(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "do not fit" in lines[0], result.stderr
-
-
-def kdream_cli(cwd, *args):
-    return kdream(*args, cwd=cwd)

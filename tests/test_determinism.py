@@ -5,7 +5,6 @@ another dream running beside it on the same cores.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -13,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 import kdream
+from tests.test_cli import kdream as kdream_cli
 from tests.test_cli import write_photo
 
 RECIPE = {"octaves": 2, "steps": 3, "seed": 3}
@@ -58,17 +58,6 @@ def probe_pixels(process: subprocess.Popen) -> np.ndarray:
     return np.frombuffer(out, np.uint8).reshape(*SIZE_HW, 3)
 
 
-def run_cli(*args, cwd, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "kdream", *map(str, args)],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
 def pixels(path) -> np.ndarray:
     return np.asarray(Image.open(path))
 
@@ -96,10 +85,10 @@ def test_the_first_run_after_a_fresh_fetch_equals_the_second(tmp_path):
     photo = write_photo(tmp_path / "photo.png", size=SIZE_HW)
     env = {"KDREAM_HOME": str(tmp_path / "empty-cache")}
     args = ["dream", photo, "--weights", "inception2015", *CLI_RECIPE]
-    first = run_cli(*args, "-o", "first.png", cwd=tmp_path, env=env)
+    first = kdream_cli(*args, "-o", "first.png", cwd=tmp_path, timeout=900, **env)
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "empty-cache" / "manifest.json").is_file()  # the fetch happened there
-    second = run_cli(*args, "-o", "second.png", cwd=tmp_path, env=env)
+    second = kdream_cli(*args, "-o", "second.png", cwd=tmp_path, timeout=900, **env)
     assert second.returncode == 0, second.stderr
     np.testing.assert_array_equal(pixels(tmp_path / "second.png"), pixels(tmp_path / "first.png"))
     assert not np.array_equal(pixels(tmp_path / "first.png"), pixels(photo))
@@ -129,7 +118,7 @@ def test_a_tui_saved_png_replays_with_the_cli(dreamer, tmp_path):
             await finish_workers(pilot)
 
     run(scenario())
-    replay = run_cli("dream", photo, "--recipe", saved, "-o", "cli.png", "--quiet", cwd=tmp_path)
+    replay = kdream_cli("dream", photo, "--recipe", saved, "-o", "cli.png", "--quiet", cwd=tmp_path)
     assert replay.returncode == 0, replay.stderr
     np.testing.assert_array_equal(pixels(tmp_path / "cli.png"), pixels(saved))
     assert not np.array_equal(pixels(saved), tiny_image())

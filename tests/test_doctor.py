@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import keras
@@ -37,6 +38,8 @@ def kdream_cli(*args, env=None, timeout=300):
     environment = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "kdream", *args],
+        # Not the checkout: `python -m` would import its kdream/ before the installed one.
+        cwd=tempfile.gettempdir(),
         env=environment,
         capture_output=True,
         text=True,

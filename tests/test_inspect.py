@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from keras import ops
@@ -16,7 +12,7 @@ from kdream.imageio import read_recipe
 from kdream.inspection import feature_maps, filters, first_convolution
 from kdream.models import FeatureExtractor, to_model_range
 from kdream.sheets import BACKGROUND, GAP_PX, TITLE_PX, contact_sheet, grid_shape, normalised
-from tests.test_cli import write_photo
+from tests.test_cli import kdream, write_photo
 
 
 def test_grid_is_near_square_and_wider_than_tall():
@@ -89,13 +85,6 @@ def write_photo_array(height, width) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
     base = np.stack([np.sin(x / 7), np.cos(y / 5), np.sin((x + y) / 9)], -1)
     return ((base + 1) * 120).astype(np.uint8)
-
-
-def kdream(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "kdream", *map(str, args)],
-        cwd=cwd, env=dict(os.environ), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
 
 
 def test_inspect_command_writes_a_labelled_sheet_with_its_recipe(tmp_path):

@@ -4,10 +4,8 @@ with another network, and an offline imagenet download that fails at once in one
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from kdream.models import (
     spatial_size,
     to_model_range,
 )
+from tests.test_cli import kdream
 
 FAMILY_NAMES = tuple(zoo.FAMILIES)
 
@@ -46,19 +45,6 @@ PREPROCESS_MODULE = {
     "convnexttiny": "convnext",
 }
 """keras.applications module whose ``preprocess_input`` each family's network expects."""
-
-
-def kdream(*args, cwd, timeout=600, **env_overrides):
-    env = dict(os.environ, **env_overrides)
-    env.setdefault("KERAS_BACKEND", "tensorflow")
-    return subprocess.run(
-        [sys.executable, "-m", "kdream", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def in_process_cli(monkeypatch, capfd):

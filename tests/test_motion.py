@@ -21,6 +21,7 @@ from kdream.motion import (
     video_frames,
     zoom_flow,
 )
+from tests.test_cli import kdream
 
 SIZE = 96
 FRAME_RECIPE = DreamConfig(octaves=1, steps=3, step_size=0.03, jitter=8, smoothing=1.0)
@@ -116,17 +117,6 @@ def test_motion_config_refuses_bad_values():
 
 
 # --------------------------------------------------------------------------- the CLI
-
-
-def kdream(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "kdream", *map(str, args)],
-        cwd=cwd,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 ZOOM = ["--weights", "random", "--steps", "1", "--quiet", "--zoom", "1.05", "--rotate", "2"]
