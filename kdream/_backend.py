@@ -150,22 +150,42 @@ def roll_shift(shift: tuple[int, int]):
     return keras.ops.convert_to_tensor(np.asarray(shift, dtype="int32"))
 
 
-def input_gradient(model: keras.Model, objective_of_outputs: Callable, counter=TRACES):
-    """Build ``gradient(images) -> (per_image_objective, d objective / d images)``.
+def input_gradient(
+    model: keras.Model,
+    objective_of_outputs: Callable,
+    counter=TRACES,
+    prepare: Callable | None = None,
+):
+    """Build ``gradient(inputs, *data) -> (per_image_objective, d objective / d inputs)``.
 
-    ``objective_of_outputs(outputs)`` maps the model's outputs to one value per
-    image (shape (N,)); their sum is differentiated, so each image in the batch
-    gets the gradient of its own value only. Weights are constants: no weight
-    gradient is ever computed.
+    ``objective_of_outputs(outputs, *data)`` maps the model's outputs to one value per
+    image (shape (N,)); their sum is differentiated, so each image in the batch gets the
+    gradient of its own value only. Weights are constants: no weight gradient is ever
+    computed.
+
+    ``data`` are tensors the objective reads but does not differentiate (a guide's
+    features, a style's Gram matrices, the channel each image of a batch shows). They are
+    arguments, not constants, so new values never recompile the function; only new
+    shapes do. ``prepare(inputs, *data)`` maps what is differentiated to the model's
+    input images (an FFT spectrum to pixels, random transforms); without it the inputs
+    are the images.
+
+    Example:
+        >>> gradient = input_gradient(model, lambda out: ops.mean(out, axis=(1, 2, 3)))  # doctest: +SKIP
+        >>> values, grads = gradient(images)                                              # doctest: +SKIP
     """
     backend = name()
     if backend == "tensorflow":
-        return _tensorflow_gradient(model, objective_of_outputs, counter)
+        return _tensorflow_gradient(model, objective_of_outputs, counter, prepare)
     if backend == "jax":
-        return _jax_gradient(model, objective_of_outputs, counter)
+        return _jax_gradient(model, objective_of_outputs, counter, prepare)
     if backend == "torch":
-        return _torch_gradient(model, objective_of_outputs)
+        return _torch_gradient(model, objective_of_outputs, prepare)
     raise RuntimeError(f"kdream supports tensorflow, jax and torch, not {backend!r}")
+
+
+def _images_of(inputs, data, prepare):
+    return inputs if prepare is None else prepare(inputs, *data)
 
 
 def _tensorflow_on_gpu() -> bool:
@@ -174,33 +194,35 @@ def _tensorflow_on_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def _tensorflow_gradient(model, objective_of_outputs, counter):
+def _tensorflow_gradient(model, objective_of_outputs, counter, prepare):
     import tensorflow as tf
 
-    def gradient(images):
+    def gradient(inputs, *data):
         counter.tick()
         with tf.GradientTape() as tape:
-            tape.watch(images)
-            values = objective_of_outputs(model(images, training=False))
+            tape.watch(inputs)
+            images = _images_of(inputs, data, prepare)
+            values = objective_of_outputs(model(images, training=False), *data)
             total = tf.reduce_sum(values)
-        return values, tape.gradient(total, images)
+        return values, tape.gradient(total, inputs)
 
     return tf.function(gradient, jit_compile=_tensorflow_on_gpu(), reduce_retracing=False)
 
 
-def _jax_gradient(model, objective_of_outputs, counter):
+def _jax_gradient(model, objective_of_outputs, counter, prepare):
     import jax
     import jax.numpy as jnp
 
-    def total_objective(images, trainable, non_trainable):
+    def total_objective(inputs, trainable, non_trainable, data):
+        images = _images_of(inputs, data, prepare)
         outputs, _ = model.stateless_call(trainable, non_trainable, images, training=False)
-        values = objective_of_outputs(outputs)
+        values = objective_of_outputs(outputs, *data)
         return jnp.sum(values), values
 
-    def gradient(images, trainable, non_trainable):
+    def gradient(inputs, trainable, non_trainable, data):
         counter.tick()
         (_, values), grads = jax.value_and_grad(total_objective, has_aux=True)(
-            images, trainable, non_trainable
+            inputs, trainable, non_trainable, data
         )
         return values, grads
 
@@ -209,20 +231,21 @@ def _jax_gradient(model, objective_of_outputs, counter):
     # compiled program (slow to compile, duplicated in memory).
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
-    return lambda images: compiled(images, trainable, non_trainable)
+    return lambda inputs, *data: compiled(inputs, trainable, non_trainable, tuple(data))
 
 
-def _torch_gradient(model, objective_of_outputs):
+def _torch_gradient(model, objective_of_outputs, prepare):
     import torch
 
     for variable in model.variables:
         variable.value.requires_grad_(False)
 
-    def gradient(images):
+    def gradient(inputs, *data):
         with torch.enable_grad():
-            images = images.detach().requires_grad_(True)
-            values = objective_of_outputs(model(images, training=False))
-            (grads,) = torch.autograd.grad(values.sum(), images)
+            inputs = inputs.detach().requires_grad_(True)
+            images = _images_of(inputs, data, prepare)
+            values = objective_of_outputs(model(images, training=False), *data)
+            (grads,) = torch.autograd.grad(values.sum(), inputs)
         return values.detach(), grads
 
     return gradient

@@ -214,7 +214,7 @@ class Dreamer:
             "input": {"height": int(image_hw[0]), "width": int(image_hw[1])},
         }
         if objective is not None:
-            recipe["objective"] = [dataclasses.asdict(term) for term in objective.terms]
+            recipe["objective"] = objective.to_recipe()
         return recipe
 
 
@@ -222,7 +222,7 @@ def _check_channels(objective: Objective, model) -> None:
     """Channel indices past a layer's channel count: one clear error, not a graph error."""
     for term in objective.terms:
         count = int(model.get_layer(term.layer).output.shape[-1])
-        too_big = [c for c in term.channels or () if c >= count]
+        too_big = [c for c in getattr(term, "channels", None) or () if c >= count]
         if too_big:
             raise ValueError(
                 f"channels: {term.layer} has {count} channels (0..{count - 1}); "

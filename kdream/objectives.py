@@ -5,6 +5,14 @@ their weights, so objectives compose like numbers and stay serialisable.
 Evaluated on the activations of one forward pass, it returns one value per
 image in the batch, so every tile of a batch gets the gradient of its own loss.
 
+Terms of other kinds (a guide, a style, a class) live in their own modules and join
+the same algebra: a term is a frozen dataclass with ``layer`` and ``weight`` fields, an
+``evaluate(activations, data)`` method, a ``kind`` and ``to_recipe``/``from_recipe``;
+:func:`register_term` makes recipes able to name it. Terms that read tensors computed
+outside the network pass (a guide's features, a style's Gram matrices) name them in
+``data_keys``; the run loop hands them in as ``data``, arguments of the compiled step
+rather than constants, so new values never recompile it.
+
 Example:
     >>> obj = layer("mixed3") + 1.5 * layer("mixed5") - 0.5 * channel("mixed4", [12, 40])
     >>> obj.layer_names
@@ -14,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Iterable, Mapping, Sequence
 
 from keras import ops
@@ -21,6 +30,21 @@ from keras import ops
 from kdream.config import REDUCTIONS, DreamConfig
 
 
+TERM_KINDS: dict[str, type] = {}
+"""Recipe ``kind`` -> term class, for :func:`from_recipe`."""
+
+TERM_MODULES: tuple[str, ...] = ()
+"""Modules that define (and register) the other term kinds; imported before a recipe's
+objective is read, so a recipe can name any of them."""
+
+
+def register_term(cls):
+    """Class decorator: recipes may name terms of this ``cls.kind``."""
+    TERM_KINDS[cls.kind] = cls
+    return cls
+
+
+@register_term
 @dataclasses.dataclass(frozen=True)
 class Term:
     """One weighted reduction of one layer, optionally restricted to some channels."""
@@ -30,7 +54,10 @@ class Term:
     channels: tuple[int, ...] | None = None
     reduction: str = "square"
 
-    def evaluate(self, activations):
+    kind = "activation"
+    data_keys: tuple[str, ...] = ()
+
+    def evaluate(self, activations, data=None):
         """Per-sample value of this term for activations shaped (N, H, W, C)."""
         # A network running in bfloat16/float16 hands over low-precision activations: the
         # objective itself is summed in float32.
@@ -40,6 +67,24 @@ class Term:
         if self.reduction == "square":
             activations = ops.square(activations)
         return self.weight * ops.mean(activations, axis=(1, 2, 3))
+
+    def to_recipe(self) -> dict:
+        return dataclasses.asdict(self)  # no "kind": recipes before kinds existed read back
+
+    @classmethod
+    def from_recipe(cls, entry: dict) -> Term:
+        """The term a recipe entry describes, checked as data."""
+        weight, channels = _recipe_weight(entry), entry.get("channels")
+        reduction = entry.get("reduction", "square")
+        if channels is not None and not (
+            isinstance(channels, list)
+            and channels
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in channels)
+        ):
+            raise ValueError(f"recipe: objective channels of {entry['layer']!r} must be indices")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"recipe: objective reduction must be one of {', '.join(REDUCTIONS)}")
+        return cls(entry["layer"], weight, tuple(channels) if channels else None, reduction)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +118,23 @@ class Objective:
         """The layers this objective reads, in first-use order."""
         return tuple(dict.fromkeys(term.layer for term in self.terms))
 
-    def __call__(self, activations: Mapping[str, object]):
-        """Per-sample objective, shape (N,), from a dict layer name -> activations."""
+    @property
+    def data_keys(self) -> tuple[str, ...]:
+        """The data tensors its terms read (see the module docstring), in first-use order."""
+        return tuple(dict.fromkeys(key for term in self.terms for key in term.data_keys))
+
+    def __call__(self, activations: Mapping[str, object], data: Mapping | None = None):
+        """Per-sample objective, shape (N,), from a dict layer name -> activations and
+        the data its terms read."""
         total = None
         for term in self.terms:
-            value = term.evaluate(activations[term.layer])
+            value = term.evaluate(activations[term.layer], data)
             total = value if total is None else total + value
         return total
+
+    def to_recipe(self) -> list[dict]:
+        """The terms as recipe data (see :func:`from_recipe`)."""
+        return [term.to_recipe() for term in self.terms]
 
 
 def layer(name: str, weight: float = 1.0, reduction: str = "square") -> Objective:
@@ -125,7 +180,8 @@ def layers(weights: Mapping[str, float] | Iterable[tuple[str, float]], reduction
 
 def from_recipe(entries) -> Objective:
     """The objective a recipe recorded (``recipe["objective"]``: a list of terms), checked
-    as data: a layer name, a finite weight, channel indices or null, a known reduction.
+    as data: each entry's ``kind`` (``activation`` when absent) must be a registered term
+    kind, which checks the rest of the entry.
 
     Example:
         >>> from_recipe([{"layer": "mixed4", "weight": 2.0, "channels": [97]}]).terms[0].channels
@@ -133,25 +189,25 @@ def from_recipe(entries) -> Objective:
     """
     if not isinstance(entries, list) or not entries:
         raise ValueError("recipe: 'objective' must be a non-empty list of terms")
+    for module in TERM_MODULES:
+        importlib.import_module(module)
     terms = []
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("layer"), str):
             raise ValueError("recipe: every objective term needs a 'layer' name")
-        weight, channels = entry.get("weight", 1.0), entry.get("channels")
-        reduction = entry.get("reduction", "square")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight != weight:
-            raise ValueError(f"recipe: objective weight of {entry['layer']!r} must be a number")
-        if channels is not None and not (
-            isinstance(channels, list)
-            and channels
-            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in channels)
-        ):
-            raise ValueError(f"recipe: objective channels of {entry['layer']!r} must be indices")
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"recipe: objective reduction must be one of {', '.join(REDUCTIONS)}")
-        terms.append(Term(entry["layer"], float(weight), tuple(channels) if channels else None,
-                          reduction))  # fmt: skip
+        kind = entry.get("kind", Term.kind)
+        if kind not in TERM_KINDS:
+            known = ", ".join(sorted(TERM_KINDS))
+            raise ValueError(f"recipe: unknown objective kind {kind!r} (known: {known})")
+        terms.append(TERM_KINDS[kind].from_recipe(entry))
     return Objective(tuple(terms))
+
+
+def _recipe_weight(entry: dict) -> float:
+    weight = entry.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight != weight:
+        raise ValueError(f"recipe: objective weight of {entry['layer']!r} must be a number")
+    return float(weight)
 
 
 def from_config(config: DreamConfig) -> Objective:
