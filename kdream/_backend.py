@@ -171,8 +171,8 @@ def input_gradient(
     are the images.
 
     Example:
-        >>> gradient = input_gradient(model, lambda out: ops.mean(out, axis=(1, 2, 3)))  # doctest: +SKIP
-        >>> values, grads = gradient(images)                                              # doctest: +SKIP
+        >>> mean = lambda out: ops.mean(out, axis=(1, 2, 3))
+        >>> values, grads = input_gradient(model, mean)(images)  # doctest: +SKIP
     """
     backend = name()
     if backend == "tensorflow":

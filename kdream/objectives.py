@@ -29,7 +29,6 @@ from keras import ops
 
 from kdream.config import REDUCTIONS, DreamConfig
 
-
 TERM_KINDS: dict[str, type] = {}
 """Recipe ``kind`` -> term class, for :func:`from_recipe`."""
 
