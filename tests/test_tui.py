@@ -500,3 +500,29 @@ def test_run_app_refuses_an_unknown_model_before_starting(tiny_png, capsys):
     assert run_app(str(tiny_png), weights="random", model="nosuchnet") == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "unknown model 'nosuchnet'" in error[0]
+
+
+def test_a_long_catalogue_scrolls_with_the_cursor(tiny_png, dreamer):
+    """A catalogue taller than the panel (InceptionV3's 11 layers in an 80x18 terminal, an
+    own model's dozens in any): the list scrolls so the cursor's row is always on screen,
+    and scrolls back when the cursor wraps to the top."""
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(80, 18)) as pilot:
+            await ready(pilot)
+            layer_list = app.query_one(LayerList)
+            scroller = app.query_one("#layer-scroll")
+            rows = len(app.selection.names)
+            assert scroller.size.height < rows  # the premise: it does not fit
+            assert scroller.scroll_offset.y == 0
+            await move_to_layer(pilot, app.selection.names[-1])
+            await pilot.pause()
+            top = scroller.scroll_offset.y
+            assert top > 0 and top <= rows - 1 < top + scroller.size.height
+            await pilot.press("down")  # wraps to the first layer
+            await pilot.pause()
+            assert layer_list.current == app.selection.names[0]
+            assert scroller.scroll_offset.y == 0
+
+    run(scenario())

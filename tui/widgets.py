@@ -14,6 +14,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -103,6 +104,16 @@ class LayerList(Widget, can_focus=True):
 
     def watch_cursor(self) -> None:
         self.post_message(self.Highlighted())
+        self.call_after_refresh(self.scroll_cursor_into_view)
+
+    def scroll_cursor_into_view(self) -> None:
+        """Long catalogues (VGG's 18 rows, an own model's dozens) scroll with the cursor:
+        the panel shows only what fits under the terminal's height."""
+        container = self.parent
+        if isinstance(container, VerticalScroll):
+            container.scroll_to_region(
+                Region(0, self.cursor, max(self.size.width, 1), 1), animate=False
+            )
 
     def on_focus(self) -> None:
         self.refresh()
@@ -156,7 +167,8 @@ class LayerPanel(Vertical):
         self._selection = selection
 
     def compose(self) -> ComposeResult:
-        yield LayerList(self._selection, id="layer-list")
+        with VerticalScroll(id="layer-scroll", can_focus=False):
+            yield LayerList(self._selection, id="layer-list")
         yield Static(id="layer-hint")
         yield Static("space: on/off\n+/- or ←/→: weight", id="layer-keys")
 
@@ -177,7 +189,8 @@ class LayerPanel(Vertical):
             layer_list.cursor = self._selection.names.index(current)
         row_cells = layer_list.fit_names()
         if row_cells > layer_list.OTHER_CELLS + layer_list.NAME_CELLS:
-            self.styles.width = row_cells + 4  # padding and border: rows stay one line
+            # padding, border and a scrollbar: rows stay one line
+            self.styles.width = row_cells + 5
         layer_list.refresh_rows()
 
     def set_channels(self, channels: dict[str, int]) -> None:
