@@ -526,3 +526,28 @@ def test_a_long_catalogue_scrolls_with_the_cursor(tiny_png, dreamer):
             assert scroller.scroll_offset.y == 0
 
     run(scenario())
+
+
+def test_precision_reaches_the_dream_and_its_recipe(tiny_png):
+    """``kdream tui --precision bfloat16`` builds the network in bfloat16, the saved recipe
+    says so, and loading a float32 recipe warns that the session computes otherwise."""
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", precision="bfloat16")
+        notes = record_notifications(app)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            for name, text in TINY_STEPS.items():
+                await type_into(pilot, name, text)
+            app.query_one(LayerList).focus()
+            await pilot.press("d")
+            await finish_workers(pilot)
+            assert app.dream_worker.result == "done"
+            app._apply_recipe(("x.png", {"precision": "float32"}, DreamConfig()))
+            await pilot.pause()
+            return app.holder.get("random"), app.result.recipe, notes
+
+    dreamer, recipe, notes = run(scenario())
+    assert dreamer.precision == "bfloat16" and dreamer.model.dtype_policy.name == "mixed_bfloat16"
+    assert recipe["precision"] == "bfloat16"
+    assert any("dreamed in float32" in message for _, message in notes)

@@ -30,6 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--input-range", default=None, metavar="LOW,HIGH",
         help="pixel range your own model was trained on (default 0,1)",
     )  # fmt: skip
+    parser.add_argument(
+        "--precision", default="float32",
+        choices=("float32", "bfloat16", "float16", "auto"),
+        help="what the network computes in (default float32; auto: bfloat16 where faster)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -46,7 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         except argparse.ArgumentTypeError as error:
             print(f"kdream: error: --input-range: {error}", file=sys.stderr)
             return 2
-    return run_app(args.input, args.output, args.weights, model=args.model, input_range=input_range)
+    return run_app(
+        args.input,
+        args.output,
+        args.weights,
+        model=args.model,
+        input_range=input_range,
+        precision=args.precision,
+    )
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ class KdreamApp(App[int]):
         dreamer=None,
         model: str | None = None,
         input_range: tuple[float, float] | None = None,
+        precision: str = "float32",
     ) -> None:
         super().__init__()
         self.image = load_input(input_path or "")  # ImageInputError: the caller reports it
@@ -116,7 +117,7 @@ class KdreamApp(App[int]):
         self.base_config = DreamConfig()
         """Recipe fields the panels do not show (reduction, jitter, channels...) live here."""
         self.selection = LayerSelection((), dict(self.base_config.layers))
-        self.holder = ModelHolder(weights, dreamer, model, input_range)
+        self.holder = ModelHolder(weights, dreamer, model, input_range, precision)
         self.result: DreamResult | None = None
         self.dreaming = False
         self.model_ready = False
@@ -403,6 +404,13 @@ class KdreamApp(App[int]):
         self.revalidate()
         extra = f" (+{len(config.channels)} channel terms, not shown)" if config.channels else ""
         self.notify(f"recipe loaded from {path}{extra}", title="recipe")
+        other_precision = recipe.get("precision")
+        if isinstance(other_precision, str) and other_precision != self.holder.precision:
+            self.notify(
+                f"the recipe was dreamed in {other_precision}, this session computes in "
+                f"{self.holder.precision}; restart with --precision {other_precision} to match it",
+                title="recipe", severity="warning", timeout=10,
+            )  # fmt: skip
         other_model = self.holder.other_model(recipe)
         if other_model:
             self.notify(
@@ -421,12 +429,15 @@ def run_app(
     weights: str = "auto",
     model: str | None = None,
     input_range: tuple[float, float] | None = None,
+    precision: str = "float32",
 ) -> int:
     """Start the TUI; returns the process exit code (2 for a bad input, output or model)."""
     try:
         if model is not None or input_range is not None:
             model = _checked_model(model, input_range)
-        app = KdreamApp(input_path, output, weights, model=model, input_range=input_range)
+        app = KdreamApp(
+            input_path, output, weights, model=model, input_range=input_range, precision=precision
+        )
         if output:
             choose_output_path(output, app.image.source)
     except (ImageInputError, OutputPathError, ValueError) as error:

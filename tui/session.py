@@ -120,8 +120,12 @@ class ModelHolder:
     second waits for the first build instead of building another model.
     """
 
-    def __init__(self, weights: str, dreamer=None, model=None, input_range=None) -> None:
+    def __init__(
+        self, weights: str, dreamer=None, model=None, input_range=None, precision="float32"
+    ) -> None:
         self._lock = threading.Lock()
+        self.precision = dreamer.precision if dreamer is not None else precision
+        """What the network computes in (``--precision``; ``auto`` until the first build)."""
         self._weights = weights
         self._dreamer = dreamer
         self._model = dreamer.spec if dreamer is not None else model
@@ -157,7 +161,10 @@ class ModelHolder:
                 from kdream.dreamer import Dreamer
 
                 # Build before replacing: weights that fail to load keep the old model.
-                self._dreamer = Dreamer(weights=weights, model=self._model)
+                self._dreamer = Dreamer(
+                    weights=weights, model=self._model, precision=self.precision
+                )
+                self.precision = self._dreamer.precision  # "auto", resolved for this machine
                 self._weights = weights
                 self._channels = None
             return self._dreamer

@@ -23,4 +23,5 @@ def run(args) -> int:
         weights=args.weights or "auto",
         model=args.model,
         input_range=args.input_range,
+        precision=args.precision or "float32",
     )
