@@ -202,7 +202,10 @@ def _open_input(path: str | os.PathLike, label: str) -> av.container.InputContai
 
 def _video_stream(container, label: str):
     if not container.streams.video:
-        raise _video_error(label, "no video stream (zero frames; audio only?)")
+        if container.streams.audio:
+            raise _video_error(label, "no video stream (audio only)")
+        # FFmpeg still "opens" a file whose header is damaged, and finds no stream in it.
+        raise _video_error(label, "no video or audio stream: a damaged file, or not a video")
     stream = container.streams.video[0]
     if stream.codec_context is None:  # FFmpeg has no decoder for it (or the id is unknown)
         raise _video_error(label, "unknown video codec: this FFmpeg cannot decode it")

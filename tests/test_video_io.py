@@ -440,3 +440,17 @@ def test_recipe_limits_apply_to_sidecars(tmp_path):
     (tmp_path / "deep.mp4.json").write_text("[" * 100 + "]" * 100)
     with pytest.raises(VideoInputError, match="nested too deeply"):
         video_io.read_video_recipe(tmp_path / "deep.mp4")
+
+
+def test_a_damaged_header_is_called_damaged_not_audio_only(tmp_path):
+    """Zeros over the start of an MP4's index (its moov box): FFmpeg opens the file and finds
+    no stream at all. That is a damaged file, not an audio-only one; a real audio-only file
+    says audio only."""
+    data = bytearray(make_clip(tmp_path / "whole.mp4", faststart=True).read_bytes())
+    index = data.index(b"moov") + 4
+    data[index : index + 160] = bytes(160)
+    damaged = _write(tmp_path / "damaged.mp4", bytes(data))
+    with pytest.raises(VideoInputError, match="damaged file, or not a video"):
+        video_io.probe(damaged)
+    with pytest.raises(VideoInputError, match=r"no video stream \(audio only\)"):
+        video_io.probe(_audio_only(tmp_path))
