@@ -326,7 +326,7 @@ def test_assemble_video_round_trip_and_recipes(tmp_path, dreamed, suffix):
 
 
 def test_assemble_falls_back_to_mpeg4(tmp_path, dreamed, monkeypatch):
-    monkeypatch.setattr(video_io, "video_encoder", lambda: "mpeg4")
+    monkeypatch.setattr(video_io.writing, "video_encoder", lambda: "mpeg4")
     output = video_io.assemble(dreamed, tmp_path / "dream.mp4", FPS, RECIPE)
     with av.open(str(output)) as container:
         assert container.streams.video[0].codec_context.name == "mpeg4"
@@ -395,7 +395,7 @@ def test_assemble_fails_without_leaving_anything(tmp_path, dreamed, monkeypatch,
     output = tmp_path / f"dream{suffix}"
     output.write_bytes(b"an earlier video")  # must survive a failed overwrite
     loads = []
-    real = video_io._frame_pixels
+    real = video_io.frame_pixels
 
     def breaks_on_the_third(path, size_hw):
         loads.append(path)
@@ -403,7 +403,7 @@ def test_assemble_fails_without_leaving_anything(tmp_path, dreamed, monkeypatch,
             raise RuntimeError("disk on fire")
         return real(path, size_hw)
 
-    monkeypatch.setattr(video_io, "_frame_pixels", breaks_on_the_third)
+    monkeypatch.setattr(video_io.writing, "frame_pixels", breaks_on_the_third)
     with pytest.raises(RuntimeError, match="disk on fire"):
         video_io.assemble(dreamed, output, FPS, RECIPE)
     assert leftovers(tmp_path) == [output.name]  # no temp file, no sidecar
