@@ -119,12 +119,17 @@ def bench(session: nox.Session, backend: str) -> None:
     """
     install(session, backend)
     BENCHMARKS_DIR.mkdir(parents=True, exist_ok=True)
+    env = backend_env(session, backend)
+    # The whole-process comparison runs the tutorial script with TensorFlow: on the other
+    # backends, the interpreter of this session's TensorFlow venv (set up first).
+    tutorial_python = Path(session.virtualenv.location).parent / "bench-backend-tensorflow"
+    env["KDREAM_BENCH_TUTORIAL_PYTHON"] = str(tutorial_python / "bin" / "python")
     session.run(
         "pytest",
         "benches",
         f"--benchmark-json={BENCHMARKS_DIR / f'{backend}.json'}",
         *session.posargs,
-        env=backend_env(session, backend),
+        env=env,
     )
 
 

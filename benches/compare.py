@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,10 @@ BACKEND_ORDER = ("tensorflow", "jax", "torch")
 TARGET_BEST_ROOFLINE = 50.0
 TARGET_EVERY_ROOFLINE = 35.0
 TARGET_TUTORIAL_SPEEDUP = 1.25
-TARGET_PEAK_GIB = 3.0
+TARGET_PEAK_GIB = 2.5
+TARGET_BEST_WHOLE_RATIO = 0.6
+TARGET_EVERY_WHOLE_RATIO = 1.0
+TARGET_GAIN_TOLERANCE = 0.10
 
 
 @dataclass
@@ -101,22 +105,54 @@ def load(directory: Path) -> Run:
             info = bench.get("extra_info", {})
             backend = info.get("backend") or machine.get("backend") or path.stem
             stats = bench.get("stats", {})
-            run.results.append(
-                Result(
-                    backend=backend,
-                    case=info.get("case", bench.get("name", "?")),
-                    variant=info.get("variant", "kdream"),
-                    median=float(stats.get("median", 0.0)),
-                    rounds=int(stats.get("rounds", 0)),
-                    info=info,
-                )
+            result = Result(
+                backend=backend,
+                case=info.get("case", bench.get("name", "?")),
+                variant=info.get("variant", "kdream"),
+                median=float(stats.get("median", 0.0)),
+                rounds=int(stats.get("rounds", 0)),
+                info=info,
             )
+            run.results.append(result)
+            run.results.extend(interleaved_results(result))
+            run.results.extend(phase_results(result))
             if info.get("roofline_gflops_per_s"):
                 best = max(run.rooflines.get(backend, 0.0), info["roofline_gflops_per_s"])
                 run.rooflines[backend] = best
             if machine:
                 run.machines[backend] = machine
     return run
+
+
+def interleaved_results(baseline: Result) -> list[Result]:
+    """The runs a benchmark timed by hand between its own rounds (kdream's whole process at
+    each precision, between the tutorial script's), one row each, paired with it."""
+    rows = []
+    for variant, timed in baseline.info.get("interleaved", {}).items():
+        info = {key: value for key, value in timed.items() if key not in ("seconds", "median")}
+        info["baseline"] = baseline.variant
+        rows.append(
+            Result(
+                baseline.backend,
+                baseline.case,
+                variant,
+                float(timed["median"]),
+                len(timed["seconds"]),
+                info,
+            )
+        )
+    return rows
+
+
+def phase_results(whole: Result) -> list[Result]:
+    """A benchmark's phases (``{name: [seconds per round]}``), one row each."""
+    return [
+        Result(
+            whole.backend, whole.case, f"phase: {name}", statistics.median(times), len(times), {}
+        )
+        for name, times in whole.info.get("phases", {}).items()
+        if times
+    ]
 
 
 def format_seconds(seconds: float) -> str:
@@ -134,6 +170,10 @@ def format_cell(run: Run, result: Result | None) -> str:
         later = info.get("peak_rss_by_step_mib", [])[1:]
         after = f" ({len(later) + 1} steps: {later[-1] / 1024:.2f})" if later else ""
         parts.append(f"peak {info['peak_rss_mib'] / 1024:.2f} GiB{after}")
+    if "process_peak_mib" in info:
+        parts.append(f"peak {info['process_peak_mib'] / 1024:.2f} GiB")
+    if "objective_gain" in info:
+        parts.append(f"gain {info['objective_gain']:.3g}")
     if info.get("gflops_per_s"):
         parts.append(f"{info['gflops_per_s']:.0f} GFLOP/s")
     if info.get("roofline_percent"):
@@ -252,6 +292,7 @@ def target_lines(run: Run) -> list[str]:
                     f"{result.backend} {result.case} >= {TARGET_TUTORIAL_SPEEDUP}x the tutorial "
                     f"loop: ×{speedup:.2f}, {verdict(speedup >= TARGET_TUTORIAL_SPEEDUP)}"
                 )
+    lines += whole_process_lines(run)
     for backend in run.backends():
         memory = sorted(
             (r for r in run.results if r.backend == backend and "peak_rss_mib" in r.info),
@@ -267,9 +308,48 @@ def target_lines(run: Run) -> list[str]:
         growth = largest.info["peak_rss_mib"] - smallest.info["peak_rss_mib"]
         peak_gib = largest.info["peak_rss_mib"] / 1024
         lines.append(
-            f"{backend} peak RSS (GiB; {by_case}): largest < {TARGET_PEAK_GIB:.0f} GiB "
-            f"{verdict(peak_gib < TARGET_PEAK_GIB)}; growth {_side_of(smallest.case)}² -> "
+            f"{backend} peak RSS (GiB; {by_case}): largest <= {TARGET_PEAK_GIB} GiB "
+            f"{verdict(peak_gib <= TARGET_PEAK_GIB)}; growth {_side_of(smallest.case)}² -> "
             f"{_side_of(largest.case)}²: {growth:+.0f} MiB{_later_steps(largest)}"
+        )
+    return lines
+
+
+def whole_process_lines(run: Run) -> list[str]:
+    """Whole ``kdream dream`` processes against the tutorial script: time ratios and the
+    strength of lower-precision dreams."""
+    paired = [r for r in run.results if r.info.get("baseline") == "tf-tutorial script"]
+    if not paired:
+        return []
+    ratios = {}
+    for result in paired:
+        speedup = run.speedup(result)
+        if speedup:
+            ratios[(result.backend, result.variant)] = 1.0 / speedup
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    described = "; ".join(f"{b} {v}: {ratio:.2f}x" for (b, v), ratio in ratios.items())
+    best_per_backend = {}
+    for (backend, _), ratio in ratios.items():
+        best_per_backend[backend] = min(ratio, best_per_backend.get(backend, ratio))
+    lines = [
+        f"whole process / tutorial script ({paired[0].case}; {described}): best "
+        f"<= {TARGET_BEST_WHOLE_RATIO}x "
+        f"{verdict(min(best_per_backend.values()) <= TARGET_BEST_WHOLE_RATIO)}; every backend "
+        f"<= {TARGET_EVERY_WHOLE_RATIO}x "
+        f"{verdict(max(best_per_backend.values()) <= TARGET_EVERY_WHOLE_RATIO)}"
+    ]
+    for result in paired:
+        reference = run.get(result.backend, (result.case, "kdream float32"))
+        if result.info.get("precision", "float32") == "float32" or reference is None:
+            continue
+        share = result.info["objective_gain"] / reference.info["objective_gain"]
+        lines.append(
+            f"{result.backend} {result.variant} dream strength (float32-measured gain): "
+            f"{share:.2f} of float32's, within {TARGET_GAIN_TOLERANCE:.0%} "
+            f"{verdict(abs(share - 1.0) <= TARGET_GAIN_TOLERANCE)}"
         )
     return lines
 

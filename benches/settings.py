@@ -46,6 +46,13 @@ class Settings:
     memory_sides: tuple[int, ...]
     memory_tile: int
     roofline_side: int
+    whole_side: int
+    """The whole-process comparison (``kdream dream`` vs the tutorial script): photo side,"""
+    whole_octaves: int
+    whole_scale: float
+    whole_steps: int
+    whole_rounds: int
+    """interleaved rounds (each: the tutorial script, then kdream at each precision)."""
 
     def rounds_for_step(self, side: int) -> int:
         return self.step_rounds.get(side, self.default_rounds)
@@ -75,6 +82,11 @@ FULL = Settings(
     memory_sides=(1024, 2048, 4096),
     memory_tile=512,
     roofline_side=2048,
+    whole_side=1024,
+    whole_octaves=3,
+    whole_scale=1.3,
+    whole_steps=10,
+    whole_rounds=2,
 )
 
 QUICK = Settings(
@@ -97,6 +109,11 @@ QUICK = Settings(
     memory_sides=(512, 1024),
     memory_tile=256,
     roofline_side=1024,
+    whole_side=320,
+    whole_octaves=2,
+    whole_scale=1.3,
+    whole_steps=1,
+    whole_rounds=1,
 )
 
 

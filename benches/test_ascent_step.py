@@ -72,3 +72,24 @@ def test_ascent_step_naive(benchmark, dreamer, roofline, settings, naive_side):
         flops=step_flops(step.extractor.model, (naive_side, naive_side), CONFIG.tile_size),
         note="naive: eager, one tile per network pass",
     )
+
+
+@pytest.mark.benchmark(group="ascent step (precision)")
+def test_ascent_step_bfloat16(benchmark, settings):
+    """The largest step again with the network in bfloat16 (``--precision bfloat16``); its
+    speed-up is over the float32 row of the same size (no roofline share: that roofline
+    is float32's)."""
+    from kdream import Dreamer
+
+    side = max(settings.ascent_sides)
+    step = Dreamer(weights="random", precision="bfloat16").ascent_step(CONFIG)
+    measure(
+        benchmark,
+        step_caller(step, side),
+        case=case_name(side),
+        variant="bfloat16",
+        baseline="kdream",
+        rounds=settings.rounds_for_step(side),
+        flops=step_flops(step.extractor.model, (side, side), CONFIG.tile_size),
+        tile_batch=CONFIG.tile_batch,
+    )

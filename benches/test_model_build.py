@@ -1,16 +1,24 @@
-"""Start-up costs: building InceptionV3 with its weights, and the first step (trace +
-compile + one run) of a freshly built dreamer."""
+"""Start-up costs: building InceptionV3 with its weights, the first step (trace + compile
++ one run) of a freshly built dreamer, and a fresh process phase by phase."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from keras import ops
 
 from benches.recording import measure
 from benches.test_ascent_step import CONFIG, device_image
+from benches.test_whole_process import weights_file
 from kdream import Dreamer
 
 FIRST_STEP_SIDE = 512
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.benchmark(group="start-up")
@@ -46,3 +54,41 @@ def test_first_step_compiles(benchmark, dreamer, settings):
         warmup=0,
         note="first step: includes one step's run time (see 'ascent step 512²')",
     )
+
+
+@pytest.mark.benchmark(group="start-up")
+def test_startup_phases(benchmark, settings, tmp_path):
+    """A fresh process, phase by phase (``benches/startup_probe.py``): import, build,
+    weights, extractor, first step (trace + compile, or JAX's persistent cache), second
+    step. The timed value is the whole child; the phases become rows of their own."""
+    weights = "inception2015" if weights_file() else "random"
+    command = [sys.executable, "-m", "benches.startup_probe", "--weights", weights]
+    command += ["--side", str(FIRST_STEP_SIDE)]
+    phases: list[dict] = []
+
+    def child():
+        finished = subprocess.run(
+            command, cwd=ROOT, env=probe_env(), capture_output=True, text=True, timeout=900
+        )
+        if finished.returncode != 0:
+            raise RuntimeError(f"start-up probe failed:\n{finished.stderr[-3000:]}")
+        phases.append(json.loads(finished.stdout.strip().splitlines()[-1])["phases"])
+
+    measure(
+        benchmark,
+        child,
+        case=f"start-up, fresh process ({weights} weights, step {FIRST_STEP_SIDE}²)",
+        variant="whole child",
+        rounds=settings.build_rounds,
+        warmup=1,  # the disk cache, and JAX's compilation cache (a user's second run)
+        note="start-up phases: medians over fresh processes after one warm-up process",
+    )
+    benchmark.extra_info["phases"] = {
+        name: [timed[name] for timed in phases[1:]] for name in phases[-1]
+    }
+
+
+def probe_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env

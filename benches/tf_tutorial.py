@@ -1,6 +1,14 @@
 """The reference kdream's default dream is compared with on TensorFlow: the loop of the
 TensorFlow DeepDream tutorial (tensorflow.org/tutorials/generative/deepdream), in plain TF.
 
+Also a plain script, the whole-process reference (``benches/test_whole_process.py``):
+it imports TensorFlow, Keras, numpy and Pillow only (not kdream), builds InceptionV3 the
+way the tutorial does (``keras.applications``, the extractor cut at the layers), loads a
+weights file, dreams the tutorial's octaves and saves a PNG::
+
+    python benches/tf_tutorial.py photo.png out.png --weights inception.weights.h5 \
+        --layers mixed3,mixed5 --octaves 3 --octave-scale 1.3 --steps 10 --tile 512
+
 What it keeps from the tutorial: one ``tf.function`` (shape-agnostic input
 signature, traced once) that randomly rolls the image, loops over 512-pixel tiles
 one by one, takes each tile's gradient with respect to the *whole* rolled image,
@@ -100,6 +108,14 @@ class TiledGradients(tf.Module):
         return gradients / (tf.math.reduce_std(gradients) + 1e-8)
 
 
+def tutorial_octave_sizes(image_hw, octaves: int, octave_scale: float):
+    """The tutorial's sizes: ``base * scale**octave`` for octave in ``-(octaves-1) .. 0``."""
+    return [
+        tuple(int(round(side * octave_scale**octave)) for side in image_hw)
+        for octave in range(-(octaves - 1), 1)
+    ]
+
+
 def tutorial_dream(tiled: TiledGradients, image: np.ndarray, sizes, steps: int) -> np.ndarray:
     """The tutorial's ``run_deep_dream_with_octaves`` over kdream's octave ``sizes``.
 
@@ -114,3 +130,38 @@ def tutorial_dream(tiled: TiledGradients, image: np.ndarray, sizes, steps: int) 
             gradients = tiled(dreamed, size_tensor)
             dreamed = tf.clip_by_value(dreamed + gradients * TUTORIAL_STEP_SIZE, -1, 1)
     return tf.image.resize(dreamed, original_hw).numpy()
+
+
+def main(argv=None) -> None:
+    import argparse
+
+    import keras
+    from PIL import Image
+
+    parser = argparse.ArgumentParser(description="The TF DeepDream tutorial's loop, plain.")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--weights", help="InceptionV3 weights file (default: random)")
+    parser.add_argument("--layers", default="mixed3,mixed5")
+    parser.add_argument("--octaves", type=int, default=3)
+    parser.add_argument("--octave-scale", type=float, default=1.3)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--tile", type=int, default=512)
+    args = parser.parse_args(argv)
+
+    base = keras.applications.InceptionV3(include_top=False, weights=None)
+    if args.weights:
+        base.load_weights(args.weights)
+    names = args.layers.split(",")
+    model = keras.Model(base.input, [base.get_layer(name).output for name in names])
+    photo = np.asarray(Image.open(args.input).convert("RGB"), dtype=np.float32)
+    image = photo / 127.5 - 1.0  # inception_v3.preprocess_input
+    tiled = TiledGradients(model, [1.0] * len(names), args.tile, every_tile=True)
+    sizes = tutorial_octave_sizes(image.shape[:2], args.octaves, args.octave_scale)
+    dreamed = tutorial_dream(tiled, image, sizes, args.steps)
+    pixels = np.clip(np.rint((dreamed + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(args.output)
+
+
+if __name__ == "__main__":
+    main()

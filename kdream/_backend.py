@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import os
 from collections.abc import Callable
 
 import keras
@@ -35,11 +36,22 @@ TRACES = TraceCounter()
 """Process-wide trace counter, read by tests and benchmarks."""
 
 
-def compile_function(function: Callable, counter: TraceCounter = TRACES) -> Callable:
-    """Compile a pure tensor function once per input shape (eager on torch).
+def compile_function(
+    function: Callable, counter: TraceCounter = TRACES, *, any_size: bool = False
+) -> Callable:
+    """Compile a pure tensor function (eager on torch).
 
-    TensorFlow: ``tf.function`` (XLA only on a GPU). JAX: ``jax.jit``. PyTorch stays
-    eager: ``torch.compile`` costs minutes on a small CPU for little gain here.
+    TensorFlow: ``tf.function``, once per shape; with ``any_size`` on a CPU, once for
+    images (H, W, C) and batches (N, H, W, C) of any height and width (see
+    :func:`shape_free`; the function must not need those sizes as Python numbers), and
+    then every argument must be a tensor. On a GPU, XLA compiles once per shape. JAX:
+    ``jax.jit``, once per shape, kept across processes in kdream's compilation cache.
+    PyTorch stays eager: ``torch.compile`` costs minutes on a small CPU for little gain.
+
+    Example:
+        >>> double = compile_function(lambda x: x * 2)
+        >>> [float(v) for v in double(keras.ops.ones((2,)))]
+        [2.0, 2.0]
     """
 
     def traced(*args):
@@ -48,14 +60,114 @@ def compile_function(function: Callable, counter: TraceCounter = TRACES) -> Call
 
     backend = name()
     if backend == "tensorflow":
+        if any_size:
+            return _tensorflow_function(traced, sized_free=range(1_000))
         import tensorflow as tf
 
-        return tf.function(traced, jit_compile=_tensorflow_on_gpu(), reduce_retracing=False)
+        return tf.function(traced, jit_compile=not shape_free(), autograph=False)
     if backend == "jax":
         import jax
 
+        use_jax_compilation_cache()
         return jax.jit(traced)
     return function
+
+
+def shape_free() -> bool:
+    """Whether compiled functions take images of any size without retracing.
+
+    TensorFlow on a CPU traces with free spatial sizes (as the TensorFlow tutorial
+    does): a dream's octaves share one trace of each function instead of paying a
+    retrace (2-3 s for the gradient) per octave. XLA wants static shapes, so JAX and
+    TensorFlow on a GPU compile once per shape.
+    """
+    return name() == "tensorflow" and not _tensorflow_on_gpu()
+
+
+def _tensorflow_function(function: Callable, sized_free) -> Callable:
+    """``tf.function(function)``; on a CPU traced once per argument shapes in which the
+    arguments at the positions ``sized_free`` have free heights and widths.
+
+    Without autograph: kdream's tensor code branches and loops through ``keras.ops``
+    only, and converting the Python of every Keras layer the model calls took 3-4 s of
+    the first step's 7-8 s (a profile of the trace on a 2-core CPU).
+    """
+    import tensorflow as tf
+
+    if not shape_free():
+        return tf.function(function, jit_compile=True, autograph=False)
+    by_signature: dict[tuple, Callable] = {}
+
+    def call(*args):
+        signature = tuple(
+            _tensor_spec(tf, argument, index in sized_free) for index, argument in enumerate(args)
+        )
+        if signature not in by_signature:
+            by_signature[signature] = tf.function(
+                function, input_signature=signature, autograph=False
+            )
+        return by_signature[signature](*args)
+
+    return call
+
+
+def _tensor_spec(tf, argument, size_free: bool):
+    """Images (H, W, C) and batches (N, H, W, C) with free H and W; the batch size and
+    channels stay (objectives read them). Other tensors (kernels, shifts, layout
+    vectors, scalars) keep their shapes."""
+    if not hasattr(argument, "shape"):
+        argument = tf.convert_to_tensor(argument)
+    shape = tuple(argument.shape)
+    if size_free and len(shape) in (3, 4):
+        shape = shape[:-3] + (None, None) + shape[-1:]
+    return tf.TensorSpec(shape, tf.as_dtype(argument.dtype))
+
+
+JAX_CACHE_FOLDER = "jax-compiled"
+"""Folder of JAX's persistent compilation cache inside kdream's cache dir."""
+
+
+_JAX_CACHE_FOLDERS_SET: set[str] = set()
+"""The cache folders kdream gave JAX (any other one was configured by the user)."""
+
+
+def use_jax_compilation_cache() -> str | None:
+    """Keep JAX's compiled programs in ``<kdream cache dir>/jax-compiled`` (the cache dir of
+    the weights: ``$KDREAM_HOME`` or its default), so a later process that dreams the same
+    sizes loads them instead of compiling (XLA:CPU takes seconds per octave's gradient).
+
+    Every program is kept, small ones too: loading beats compiling for all of them. A
+    cache dir set through JAX's own configuration (``JAX_COMPILATION_CACHE_DIR``) wins;
+    kdream's follows ``$KDREAM_HOME`` when it changes. Returns the folder in use, or None
+    where none can be created (then JAX compiles as usual).
+
+    Example:
+        >>> use_jax_compilation_cache()  # doctest: +SKIP
+        '/home/me/.cache/kdream/jax-compiled'
+    """
+    import jax
+
+    configured = jax.config.jax_compilation_cache_dir
+    if configured and configured not in _JAX_CACHE_FOLDERS_SET:
+        return configured
+    from kdream.weights import cache_dir
+
+    folder = str(cache_dir() / JAX_CACHE_FOLDER)
+    if configured == folder:
+        return folder
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    _JAX_CACHE_FOLDERS_SET.add(folder)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if configured:  # the cache opened the previous folder: let it open this one
+        from jax.experimental.compilation_cache import compilation_cache
+
+        compilation_cache.reset_cache()
+    return folder
 
 
 def fast_model(model: keras.Model) -> keras.Model:
@@ -206,7 +318,9 @@ def _tensorflow_gradient(model, objective_of_outputs, counter, prepare):
             total = tf.reduce_sum(values)
         return values, tape.gradient(total, inputs)
 
-    return tf.function(gradient, jit_compile=_tensorflow_on_gpu(), reduce_retracing=False)
+    # Only the tiles get free sizes: data keep theirs (objectives may read them), and so
+    # do the inputs of a ``prepare`` step (a parameterisation may need its image size).
+    return _tensorflow_function(gradient, sized_free=() if prepare else (0,))
 
 
 def _jax_gradient(model, objective_of_outputs, counter, prepare):
@@ -226,6 +340,7 @@ def _jax_gradient(model, objective_of_outputs, counter, prepare):
         )
         return values, grads
 
+    use_jax_compilation_cache()
     compiled = jax.jit(gradient)
     # Weights go in as arguments: closing over them would bake 22M constants into the
     # compiled program (slow to compile, duplicated in memory).

@@ -11,6 +11,10 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
+import keras
 import numpy as np
 from keras import ops
 
@@ -51,21 +55,42 @@ class AscentStep:
     def __init__(self, extractor: FeatureExtractor, objective: Objective):
         self.extractor = extractor
         self.objective = objective
-        names = extractor.layer_names
+        model, names = _with_pixels(extractor, objective)
+        self.layer_names = names
+        keys = objective.data_keys
 
-        def objective_of_outputs(outputs):
+        def objective_of_outputs(outputs, *data):
             outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-            return objective(dict(zip(names, outputs)))
+            return objective(dict(zip(names, outputs)), dict(zip(keys, data)))
 
-        self.gradient = _backend.input_gradient(extractor.model, objective_of_outputs)
+        self.model = model
+        self.gradient = _backend.input_gradient(model, objective_of_outputs)
         # Smaller images or tiles would crash the network or collapse the deepest layer.
         self.min_side = extractor.min_side()
         self._functions = {}
+        self._forward = None
 
-    def __call__(self, image, shift, sigma: float, step_size: float, config: DreamConfig):
-        """One step on a device image (H, W, 3) in [-1, 1]: (new image, mean loss tensor)."""
-        values, gradient = self.image_gradient(image, shift, config)
+    def __call__(
+        self,
+        image,
+        shift,
+        sigma: float,
+        step_size: float,
+        config: DreamConfig,
+        data=None,
+        adam: AdamState | None = None,
+    ):
+        """One step on a device image (H, W, 3) in [-1, 1]: (new image, mean loss tensor).
+
+        ``data`` (a :class:`~kdream.references.OctaveData`) holds what the objective
+        reads besides activations; ``adam`` switches the update from DeepDream's
+        normalised step to Adam (its state is updated in place; ``step_size`` is then
+        the learning rate).
+        """
+        values, gradient = self.image_gradient(image, shift, config, data)
         _backend.release_host_memory(image, collect_cycles=True)  # pasting, leftover cycles
+        if adam is not None:
+            return adam.step(image, gradient, step_size), ops.mean(values)
         radius = kernel_radius(config.smoothing) if config.smoothing > 0 else 0
         kernels = cascade_kernels(sigma, radius) if radius else np.zeros((1, 1), "float32")
         new_image = self._updater(radius)(
@@ -76,17 +101,48 @@ class AscentStep:
         )
         return new_image, ops.mean(values)
 
-    def image_gradient(self, image, shift, config: DreamConfig):
+    def image_gradient(self, image, shift, config: DreamConfig, data=None):
         """Per-tile objective values and the raw gradient of the whole image (H, W, 3).
 
         The image is rolled by ``shift``, cut into tiles, each tile differentiated on its
         own, and the tile gradients pasted and rolled back into place.
         """
         layout = self.tile_layout(tuple(int(d) for d in image.shape[:2]), config)
+        shift_key = tuple(int(s) for s in shift)
         shift = _backend.roll_shift(shift)
         tiles = self._compiled("cut", layout)(image, shift)
-        values, tile_grads = self.tile_gradients(tiles, config.tile_batch)
+        shared, per_tile = {}, {}
+        if data is not None:
+            shared = data.shared
+            per_tile = data.for_tiles(layout, shift_key, shift, config.tile_batch)
+        values, tile_grads = self.tile_gradients(tiles, config.tile_batch, shared, per_tile)
         return values, self._compiled("paste", layout)(tile_grads, shift)
+
+    def cut(self, image, layout: TileLayout, shift):
+        """``image`` rolled by ``shift`` (from :func:`_backend.roll_shift`) and cut into
+        ``layout``'s tiles, as the step cuts the dream."""
+        return self._compiled("cut", layout)(image, shift)
+
+    def features(self, images) -> dict:
+        """Forward pass: {layer name: activations} of images (N, H, W, 3) in [-1, 1].
+
+        Compiled once per shape; the weights are arguments, as in the gradient.
+        """
+        if self._forward is None:
+            model = self.model
+
+            def forward(images, trainable, non_trainable):
+                outputs, _ = model.stateless_call(trainable, non_trainable, images, training=False)
+                return outputs
+
+            self._forward = _backend.compile_function(forward)
+        outputs = self._forward(
+            images,
+            [v.value for v in self.model.trainable_variables],
+            [v.value for v in self.model.non_trainable_variables],
+        )
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return dict(zip(self.layer_names, outputs))
 
     def tile_layout(self, image_hw, config: DreamConfig) -> TileLayout:
         """Tiles of at most ``tile_size`` (and at least the layers' minimum); a network of
@@ -96,13 +152,20 @@ class AscentStep:
             return TileLayout.for_image(image_hw, fixed, fixed)
         return TileLayout.for_image(image_hw, config.tile_size, self.min_side)
 
-    def tile_gradients(self, tiles, tile_batch: int):
+    def tile_gradients(self, tiles, tile_batch: int, shared=None, per_tile=None):
         """Per-tile objective values and gradients, ``tile_batch`` tiles per network pass:
-        peak memory follows the batch, not the number of tiles."""
+        peak memory follows the batch, not the number of tiles.
+
+        ``shared`` data go to every batch whole; ``per_tile`` data are sliced with the tiles.
+        """
+        shared, per_tile = shared or {}, per_tile or {}
+        keys = self.objective.data_keys
         count = int(tiles.shape[0])
         values, grads = [], []
         for begin in range(0, count, tile_batch):
-            batch_values, batch_grads = self.gradient(tiles[begin : begin + tile_batch])
+            end = begin + tile_batch
+            data = [per_tile[k][begin:end] if k in per_tile else shared[k] for k in keys]
+            batch_values, batch_grads = self.gradient(tiles[begin:end], *data)
             values.append(batch_values)
             grads.append(batch_grads)
         _backend.release_host_memory(tiles)  # the network's activations
@@ -111,20 +174,30 @@ class AscentStep:
         return ops.concatenate(values, axis=0), ops.concatenate(grads, axis=0)
 
     def _compiled(self, kind: str, layout: TileLayout):
-        key = (kind, layout)
+        # Where compiled code takes any image size (TensorFlow on a CPU), the layout is an
+        # argument too: every octave's layout of one grid shares one trace.
+        free = _backend.shape_free()
+        key = (kind, layout.grid if free else layout)
         if key not in self._functions:
+
+            def where(vector) -> TileLayout:
+                return TileLayout.from_vector(vector, layout.grid) if free else layout
+
             if kind == "cut":
 
-                def function(image, shift):
-                    return layout.cut(ops.roll(image, shift, axis=(0, 1)))
+                def function(image, shift, vector):
+                    return where(vector).cut(ops.roll(image, shift, axis=(0, 1)))
 
             else:
 
-                def function(tile_grads, shift):
-                    return ops.roll(layout.paste(tile_grads), _negate(shift), axis=(0, 1))
+                def function(tile_grads, shift, vector):
+                    pasted = where(vector).paste(tile_grads)
+                    return ops.roll(pasted, _negate(shift), axis=(0, 1))
 
-            self._functions[key] = _backend.compile_function(function)
-        return self._functions[key]
+            self._functions[key] = _backend.compile_function(function, any_size=True)
+        compiled = self._functions[key]
+        vector = ops.convert_to_tensor(layout.as_vector()) if free else None
+        return lambda first, shift: compiled(first, shift, vector)
 
     def _updater(self, radius: int):
         key = ("update", radius)
@@ -133,8 +206,87 @@ class AscentStep:
             def function(image, gradient, kernels, step_size):
                 return update(image, gradient, kernels if radius else None, step_size)
 
-            self._functions[key] = _backend.compile_function(function)
+            self._functions[key] = _backend.compile_function(function, any_size=True)
         return self._functions[key]
+
+
+PIXELS = "pixels"
+"""The pseudo-layer of the network's input pixels (in [-1, 1]), for terms such as total
+variation that look at the picture itself."""
+
+
+def _with_pixels(extractor: FeatureExtractor, objective: Objective):
+    """The model the step differentiates and the names of its outputs: the extractor's,
+    plus its input pixels when a term reads the :data:`PIXELS` pseudo-layer."""
+    names = extractor.layer_names
+    if PIXELS not in objective.layer_names:
+        return extractor.model, names
+    model = extractor.model
+    wrapped = keras.Model(
+        model.inputs, [model.inputs[0], *model.outputs], name="kdream_with_pixels"
+    )
+    return wrapped, (PIXELS, *names)
+
+
+@dataclasses.dataclass
+class Adam:
+    """Adam's settings for runs that minimise a loss (style transfer) instead of DeepDream's
+    normalised steps; ``start(image)`` gives one octave's state, kept on the device.
+
+    Example:
+        >>> state = Adam().start(ops.zeros((64, 64, 3)))     # doctest: +SKIP
+        >>> image = state.step(image, gradient, learning_rate=0.02)
+    """
+
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+
+    def start(self, image) -> AdamState:
+        return AdamState(self, ops.zeros_like(image), ops.zeros_like(image))
+
+
+_ADAM_FUNCTIONS: dict = {}
+
+
+@dataclasses.dataclass
+class AdamState:
+    """Adam's moments for one octave's image (device tensors) and its step count."""
+
+    settings: Adam
+    first: object
+    second: object
+    count: int = 0
+
+    def step(self, image, gradient, learning_rate: float):
+        """Ascend ``gradient`` (of the objective to maximise) by one Adam step; clip to
+        the pixel range. The moments stay on the device."""
+        self.count += 1
+        key = (dataclasses.astuple(self.settings), _backend.name())
+        if key not in _ADAM_FUNCTIONS:
+            _ADAM_FUNCTIONS[key] = _backend.compile_function(
+                functools.partial(adam_update, settings=self.settings)
+            )
+        corrections = np.asarray(
+            [
+                1 - self.settings.beta1**self.count,
+                1 - self.settings.beta2**self.count,
+                learning_rate,
+            ],
+            "float32",
+        )
+        image, self.first, self.second = _ADAM_FUNCTIONS[key](
+            image, gradient, self.first, self.second, ops.convert_to_tensor(corrections)
+        )
+        return image
+
+
+def adam_update(image, gradient, first, second, corrections, settings: Adam):
+    """One Adam ascent step; ``corrections`` = (1 - beta1^t, 1 - beta2^t, learning rate)."""
+    first = settings.beta1 * first + (1 - settings.beta1) * gradient
+    second = settings.beta2 * second + (1 - settings.beta2) * ops.square(gradient)
+    direction = (first / corrections[0]) / (ops.sqrt(second / corrections[1]) + settings.epsilon)
+    return ops.clip(image + corrections[2] * direction, -1.0, 1.0), first, second
 
 
 def _negate(shift):

@@ -22,7 +22,10 @@ import traceback
 from kdream.config import DreamConfig
 
 BACKENDS = ("tensorflow", "jax", "torch")
-COMMANDS = ("dream", "zoom", "video", "inspect", "layers", "weights", "tui", "doctor", "info")
+COMMANDS = (
+    "dream", "style", "zoom", "video", "inspect", "visualize", "layers", "weights", "tui",
+    "doctor", "info",
+)  # fmt: skip
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
@@ -153,12 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="pixel range your own model was trained on (default 0,1)",
     )
 
-    from kdream.commands import doctor, dream, inspect, layers, motion, tui
+    from kdream.commands import doctor, dream, inspect, layers, motion, style, tui, visualize
     from kdream.commands import weights as weights_command
 
     dream.add_parser(commands, [common, weights])
+    style.add_parser(commands, [common, weights])
     motion.add_parsers(commands, [common, weights])
     inspect.add_parser(commands, [common, weights])
+    visualize.add_parser(commands, [common, weights])
     layers.add_parser(commands, [common, weights])
     weights_command.add_parser(commands, [common])
     tui.add_parser(commands, [common, weights])

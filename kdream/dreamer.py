@@ -17,13 +17,14 @@ import numpy as np
 from keras import ops
 
 from kdream import _backend
-from kdream.ascent import AscentStep, draw_shift, sigma_at
+from kdream.ascent import PIXELS, Adam, AscentStep, draw_shift, sigma_at
 from kdream.config import DreamConfig
 from kdream.models import FeatureExtractor, ModelSpec, model_spec, to_model_range, to_uint8
 from kdream.objectives import Objective, from_config
 from kdream.octaves import next_octave_image, octave_sizes, resize
 from kdream.precision import building_in
 from kdream.precision import resolve as resolve_precision
+from kdream.references import OctaveData, check_reference_sizes
 
 
 class DreamCancelled(Exception):
@@ -109,9 +110,8 @@ class Dreamer:
         if isinstance(objective, DreamConfig):
             objective = from_config(self.config_for(objective))
         if objective not in self._ascent_steps:
-            extractor = FeatureExtractor.build(
-                objective.layer_names, base=self.model, spec=self.spec
-            )
+            network_layers = [name for name in objective.layer_names if name != PIXELS]
+            extractor = FeatureExtractor.build(network_layers, base=self.model, spec=self.spec)
             _check_channels(objective, self.model)
             self._ascent_steps[objective] = AscentStep(extractor, objective)
         return self._ascent_steps[objective]
@@ -134,34 +134,48 @@ class Dreamer:
         objective: Objective | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         cancel: Callable[[], bool] | object | None = None,
+        start: np.ndarray | None = None,
+        optimizer: Adam | None = None,
     ) -> np.ndarray:
         """Dream an RGB uint8 image (H, W, 3); returns a uint8 image of the same size.
 
-        ``objective`` overrides the config's layers and channels. ``on_progress`` gets a
+        ``objective`` overrides the config's layers and channels; its reference images (a
+        guide, styles) are read at every octave's scale, and terms that compare with the
+        picture's content compare with ``image``. ``start`` (uint8, same size) is where
+        the run starts instead of ``image`` (noise, for style transfer); ``optimizer``
+        (:class:`~kdream.ascent.Adam`) replaces DeepDream's normalised steps, with
+        ``config.step_size`` as its learning rate. ``on_progress`` gets a
         :class:`Progress` after every step. ``cancel`` (a ``threading.Event`` or a
         function returning bool) is checked between steps; when set,
         :class:`DreamCancelled` is raised.
         """
         config = self.config_for(config)
         original = to_model_range(self.pixels_for_model(image))
-        step = self.ascent_step(objective or from_config(config))
-        sizes = self.octave_sizes(original.shape[:2], config, step.objective)
+        objective = objective or from_config(config)
+        step = self.ascent_step(objective)
+        sizes = self.octave_sizes(original.shape[:2], config, objective)
+        check_reference_sizes(objective, step.min_side)
         rng = np.random.default_rng(config.seed)
         total_work = sum(h * w for h, w in sizes) * config.steps
         done_work, started = 0, time.perf_counter()
-        base = current = resize(original, sizes[0])
+        first = original if start is None else to_model_range(self.pixels_for_model(start))
+        base = current = resize(first, sizes[0])
         for octave, size in enumerate(sizes):
             if octave:
-                new_base = resize(original, size)
+                new_base = resize(first, size)
                 current = next_octave_image(current, base, new_base, config.octave_mode)
                 base = new_base
             device_image = ops.convert_to_tensor(current)
+            data = self._octave_data(step, objective, original, size)
+            adam = optimizer.start(device_image) if optimizer is not None else None
             for index in range(config.steps):
                 if _is_set(cancel):
                     raise DreamCancelled("dream cancelled")
                 shift = draw_shift(rng, size, config)
                 sigma = sigma_at(index, config.steps, config)
-                device_image, loss = step(device_image, shift, sigma, config.step_size, config)
+                device_image, loss = step(
+                    device_image, shift, sigma, config.step_size, config, data, adam
+                )
                 done_work += size[0] * size[1]
                 if on_progress is not None:
                     on_progress(
@@ -180,6 +194,17 @@ class Dreamer:
             current = ops.convert_to_numpy(device_image)
         dreamed = to_uint8(resize(current, original.shape[:2]))
         return dreamed[..., 0] if self.spec.channels == 1 else dreamed
+
+    @staticmethod
+    def _octave_data(step: AscentStep, objective, original, size) -> OctaveData | None:
+        """What the objective reads at this octave besides activations (None: nothing).
+
+        ``objective`` is this run's: it equals the step's (references compare by sha256)
+        but carries this run's reference pixels (resized, or luminance only, for a style).
+        """
+        if not objective.data_keys:
+            return None
+        return OctaveData(step, resize(original, size), size[0] / original.shape[0], objective)
 
     def pixels_for_model(self, image) -> np.ndarray:
         """A uint8 picture (H, W), (H, W, 1) or (H, W, 3) as (H, W, channels) for the model:
@@ -221,6 +246,8 @@ class Dreamer:
 def _check_channels(objective: Objective, model) -> None:
     """Channel indices past a layer's channel count: one clear error, not a graph error."""
     for term in objective.terms:
+        if not getattr(term, "channels", None):
+            continue
         count = int(model.get_layer(term.layer).output.shape[-1])
         too_big = [c for c in getattr(term, "channels", None) or () if c >= count]
         if too_big:

@@ -350,16 +350,33 @@ class FeatureExtractor:
     min_input_side: int = MODEL_MIN_SIDE
 
     @classmethod
-    def build(cls, layer_names, weights="random", base=None, spec: ModelSpec | None = None):
-        """Cut ``base`` (or a freshly built network with ``weights``) at ``layer_names``."""
+    def build(
+        cls,
+        layer_names,
+        weights="random",
+        base=None,
+        spec: ModelSpec | None = None,
+        pre_activation: bool = False,
+    ):
+        """Cut ``base`` (or a freshly built network with ``weights``) at ``layer_names``.
+
+        ``pre_activation``: each layer's output before its ReLU (or softmax), as lucid's
+        ``_pre_relu`` layers: a channel that is zero on every input still has a gradient
+        there (see :func:`pre_activation_output`).
+        """
         spec = spec or family_spec(zoo.DEFAULT_FAMILY)
         resolved = None
         if base is None:
             base, resolved = spec.build(weights)
         names = tuple(dict.fromkeys(layer_names))
         check_layer_names(base, names, spec)
-        outputs = [base.get_layer(name).output for name in names]
         with canonical_layer_names():
+            outputs = [
+                pre_activation_output(base.get_layer(name))
+                if pre_activation
+                else base.get_layer(name).output
+                for name in names
+            ]
             cut = _backend.fast_model(keras.Model(base.input, outputs, name="kdream_features"))
             model = cut if spec.mapping is None else _behind_mapping(cut, spec)
         return cls(model, names, resolved, spec.fixed_hw, spec.min_input_side)
@@ -420,3 +437,85 @@ def min_side(model, layer_names, floor: int = MODEL_MIN_SIDE) -> int:
         else:
             low = middle + 1
     return high
+
+
+# --------------------------------------------------------------------------- pre-activations
+
+RECTIFYING_ACTIVATIONS = ("relu", "softmax")
+"""Activations whose input is what a visualisation optimises (a dead ReLU has no gradient,
+a softmax unit competes with all the others)."""
+
+
+def pre_activation_output(layer):
+    """The symbolic tensor of ``layer``'s output before its rectifying activation.
+
+    An ``Activation``/``ReLU``/``Softmax`` layer: its input. A ``Concatenate`` (InceptionV3's
+    ``mixed`` blocks): the concatenation of its branches' pre-activations (a pooling branch
+    stays as it is). A ``Conv2D`` or ``Dense`` with a built-in relu/softmax: its linear
+    part, from a :class:`LinearPart` that computes it with the layer's own variables.
+    Anything else: its output.
+
+    Example:
+        >>> model = new_inception()
+        >>> tuple(pre_activation_output(model.get_layer("mixed4")).shape)
+        (None, None, None, 768)
+    """
+    if _rectifier(layer):
+        return layer.input
+    if isinstance(layer, keras.layers.Concatenate):
+        branches = [pre_activation_output(_producer(t)) for t in _as_list(layer.input)]
+        return keras.layers.Concatenate(axis=layer.axis)(branches)
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and (
+        _activation_name(layer) in RECTIFYING_ACTIVATIONS
+    ):
+        return LinearPart(layer)(layer.input)
+    return layer.output
+
+
+def _producer(tensor):
+    return tensor._keras_history.operation  # Keras keeps no public accessor for it
+
+
+def _activation_name(layer) -> str | None:
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None)
+
+
+def _rectifier(layer) -> bool:
+    if isinstance(layer, (keras.layers.ReLU, keras.layers.Softmax)):
+        return True
+    return isinstance(layer, keras.layers.Activation) and (
+        _activation_name(layer) in RECTIFYING_ACTIVATIONS
+    )
+
+
+class LinearPart(keras.layers.Layer):
+    """A ``Conv2D`` or ``Dense`` layer without its activation: the same kernel and bias
+    (the layer is held, so its variables are the model's and JAX's stateless call sees
+    them), without copying a weight."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(name=f"{layer.name}_linear", **kwargs)
+        self.layer = layer
+        self.built = True
+
+    def call(self, inputs):
+        layer = self.layer
+        kernel = ops.cast(layer.kernel, inputs.dtype)
+        if isinstance(layer, keras.layers.Dense):
+            outputs = ops.matmul(inputs, kernel)
+        else:
+            outputs = ops.conv(
+                inputs,
+                kernel,
+                strides=layer.strides,
+                padding=layer.padding,
+                data_format=layer.data_format,
+                dilation_rate=layer.dilation_rate,
+            )
+        if layer.use_bias:
+            outputs = outputs + ops.cast(layer.bias, inputs.dtype)
+        return outputs
+
+    def compute_output_spec(self, inputs):
+        return self.layer.compute_output_spec(inputs)

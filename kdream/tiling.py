@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 from keras import ops
 
 
@@ -72,6 +73,35 @@ class TileLayout:
     @property
     def count(self) -> int:
         return len(self.starts_y) * len(self.starts_x)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Tiles per column and per row."""
+        return len(self.starts_y), len(self.starts_x)
+
+    def as_vector(self) -> np.ndarray:
+        """The layout as int32 numbers, for a compiled function that takes every layout of
+        its :attr:`grid` as an argument: (H, W, tile h, tile w, starts y..., starts x...).
+
+        Example:
+            >>> TileLayout.for_image((700, 300), tile_size=512).as_vector().tolist()
+            [700, 300, 350, 300, 0, 350, 0]
+        """
+        numbers = (*self.image_hw, *self.tile_hw, *self.starts_y, *self.starts_x)
+        return np.asarray(numbers, dtype="int32")
+
+    @classmethod
+    def from_vector(cls, vector, grid: tuple[int, int]) -> TileLayout:
+        """Inverse of :meth:`as_vector` inside a compiled function: the fields become scalar
+        tensors, so :meth:`cut` and :meth:`paste` work for any layout of ``grid``."""
+        rows, columns = grid
+        starts = [vector[4 + index] for index in range(rows + columns)]
+        return cls(
+            (vector[0], vector[1]),
+            (vector[2], vector[3]),
+            tuple(starts[:rows]),
+            tuple(starts[rows:]),
+        )
 
     def cut(self, image):
         """(H, W, C) image -> (count, tile_h, tile_w, C) tiles, row by row."""

@@ -551,3 +551,101 @@ def test_precision_reaches_the_dream_and_its_recipe(tiny_png):
     assert dreamer.precision == "bfloat16" and dreamer.model.dtype_policy.name == "mixed_bfloat16"
     assert recipe["precision"] == "bfloat16"
     assert any("dreamed in float32" in message for _, message in notes)
+
+
+def test_visualise_mode_grows_a_channel_from_noise_and_saves_its_recipe(dreamer, tmp_path):
+    """``v`` asks for a channel (prefilled with the highlighted layer), refuses bad text in
+    the prompt, shows the picture growing, and ``s`` writes a PNG whose recipe replays
+    through the API to the same pixels."""
+    from kdream.visualize import Visualizer, VisualizeSettings, settings_from_recipe
+
+    small = VisualizeSettings(size=96, steps=3)
+
+    async def scenario():
+        app = KdreamApp(weights="random", dreamer=dreamer, visualize_settings=small)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await move_to_layer(pilot, "mixed2")
+            await type_into(pilot, "seed", "5")
+            app.query_one(LayerList).focus()
+            await pilot.press("v")
+            await pilot.pause()
+            field = app.screen.query_one("#prompt-input")
+            assert field.value == "mixed2:0"
+            field.value = "mixed2:"  # no channel: the prompt says why and stays open
+            await pilot.press("enter")
+            await pilot.pause()
+            assert str(app.screen.query_one("#prompt-error").render()).strip()
+            app.screen.query_one("#prompt-input").value = "mixed2:7"
+            await pilot.press("enter")
+            await finish_workers(pilot)
+            assert app.dream_worker.result == "done"
+            assert app.preview.border_title == "visualisation"
+            assert app.result.default_name == "visualize_mixed2_7.png"
+            shown = app.result.rgb.copy()
+            await pilot.press("s")
+            await finish_workers(pilot)
+            return shown, app.last_saved
+
+    import os
+
+    previous = os.getcwd()
+    os.chdir(tmp_path)  # the default name is relative to the working directory
+    try:
+        shown, saved = run(scenario())
+    finally:
+        os.chdir(previous)
+    assert saved == str(pathlib.Path("visualize_mixed2_7.png"))
+    saved_path = tmp_path / saved
+    objective, settings = settings_from_recipe(read_recipe(saved_path))
+    assert (settings.size, settings.steps, settings.seed) == (96, 3, 5)
+    again = Visualizer(dreamer=dreamer).render(objective, settings)
+    assert shown.shape == (96, 96, 3)
+    np.testing.assert_array_equal(again[0], shown)
+
+
+def test_a_guide_picked_in_the_tui_guides_the_dream_and_its_recipe(dreamer, tiny_png, tmp_path):
+    """``g`` picks a guide image: the title names it, the dream is guided (its recipe's
+    objective is the guide's, with its sha256) and equals the API's guided dream; an empty
+    field goes back to plain dreams."""
+    from kdream.guide import guided_objective
+    from kdream.objectives import from_recipe
+    from kdream.references import ReferenceImage, bind
+
+    guide_path = tmp_path / "guide.png"
+    save_image(guide_path, np.ascontiguousarray(tiny_image()[::-1, :, ::-1]))
+
+    async def scenario():
+        app = KdreamApp(str(tiny_png), weights="random", dreamer=dreamer)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            for name, text in TINY_STEPS.items():
+                await type_into(pilot, name, text)
+            app.query_one(LayerList).focus()
+            await pilot.press("g")
+            await pilot.pause()
+            app.screen.query_one("#prompt-input").value = str(guide_path)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "guide: guide.png" in app.sub_title
+            config = app.current_config()
+            await pilot.press("d")
+            await finish_workers(pilot)
+            assert app.dream_worker.result == "done"
+            guided = app.result
+            await pilot.press("g")
+            await pilot.pause()
+            app.screen.query_one("#prompt-input").value = ""
+            await pilot.press("enter")
+            await pilot.pause()
+            return config, guided, app.guide, app.sub_title
+
+    config, guided, guide_after, title_after = run(scenario())
+    assert guide_after is None and "guide" not in title_after
+    reference = ReferenceImage.from_file(guide_path)
+    (term,) = [t for t in guided.recipe["objective"] if t.get("kind") == "guide"][:1]
+    assert term["guide"]["sha256"] == reference.sha256
+    objective = bind(from_recipe(guided.recipe["objective"]), [reference])
+    assert objective == guided_objective(reference, dreamer.config_for(config))
+    again = dreamer.dream(tiny_image(), config, objective=objective)
+    np.testing.assert_array_equal(again, guided.rgb)

@@ -44,7 +44,7 @@ from .form import (
     recipe_config,
     recipe_weights,
 )
-from .prompt import PathPrompt
+from .prompt import PathPrompt, TextPrompt
 from .saving import choose_output_path
 from .session import (
     DreamFinished,
@@ -58,6 +58,7 @@ from .session import (
     describe_error,
     load_model,
     run_dream,
+    run_visualisation,
     save_result,
 )
 from .widgets import DreamStatus, ImagePreview, LayerList, LayerPanel, ParamPanel, format_seconds
@@ -68,6 +69,15 @@ def load_input(path: str) -> LoadedImage:
     if path.strip() in ("", "sample", SAMPLE_SOURCE):
         return load_sample()
     return load_image(path)
+
+
+def load_guide(path: str):
+    """A guide image for the prompt (False when the field is empty: no guide)."""
+    if not path.strip():
+        return False
+    from kdream.references import ReferenceImage
+
+    return ReferenceImage.from_file(path)
 
 
 def load_recipe_file(path: str) -> tuple[str, dict, DreamConfig]:
@@ -98,6 +108,8 @@ class KdreamApp(App[int]):
         Binding("s", "save", "Save"),
         Binding("o", "open", "Open"),
         Binding("r", "recipe", "Recipe"),
+        Binding("g", "guide", "Guide"),
+        Binding("v", "visualise", "Visualise"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -110,6 +122,7 @@ class KdreamApp(App[int]):
         model: str | None = None,
         input_range: tuple[float, float] | None = None,
         precision: str = "float32",
+        visualize_settings=None,
     ) -> None:
         super().__init__()
         self.image = load_input(input_path or "")  # ImageInputError: the caller reports it
@@ -127,6 +140,16 @@ class KdreamApp(App[int]):
         self._requested_weights = weights
         self._weights_error: str | None = None
         self._cancel = threading.Event()
+        self.visualised: str | None = None
+        """The objective text of the last visualisation asked for (``v``)."""
+        self.running = "dream"
+        """What ``d`` or ``v`` started last: ``dream`` or ``visualisation``."""
+        self.guide = None
+        """The guide image (a :class:`kdream.references.ReferenceImage`) dreams pull their
+        layers' features toward (``g``); None: a plain dream."""
+        self.visualize_settings = visualize_settings
+        """How ``v`` renders (a :class:`kdream.visualize.VisualizeSettings`; None: its
+        defaults); the seed comes from the panel."""
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
 
@@ -166,7 +189,8 @@ class KdreamApp(App[int]):
 
     def _show_input(self) -> None:
         height, width = self.image.rgb.shape[:2]
-        self.sub_title = f"{image_name(self.image)} · {width}×{height}"
+        guided = f" · guide: {self.guide.name}" if self.guide is not None else ""
+        self.sub_title = f"{image_name(self.image)} · {width}×{height}{guided}"
         self.preview.show(self.image.rgb, f"input {width}×{height}")
         for notice in self.image.notices:
             self.notify(notice, title="input")
@@ -235,7 +259,16 @@ class KdreamApp(App[int]):
     @work(thread=True, group="dream", exit_on_error=False)
     def _dream(self, loaded: LoadedImage, config: DreamConfig, weights: str, cancel) -> str:
         with self._busy_with("the current dream step"):
-            return run_dream(self.holder, weights, loaded, config, cancel, self.post_from_worker)
+            return run_dream(
+                self.holder, weights, loaded, config, cancel, self.post_from_worker, self.guide
+            )
+
+    @work(thread=True, group="dream", exit_on_error=False)
+    def _visualise(self, objective_text: str, settings, weights: str, cancel) -> str:
+        with self._busy_with("the current visualisation step"):
+            return run_visualisation(
+                self.holder, weights, objective_text, settings, cancel, self.post_from_worker
+            )
 
     @work(thread=True, group="save", exit_on_error=False)
     def _save(self, result: DreamResult) -> str:
@@ -294,24 +327,29 @@ class KdreamApp(App[int]):
                 f"loss {info.loss:.4g} · ETA {format_seconds(info.eta)}"
             )
         if message.image is not None:
-            self.preview.show(message.image, f"dreaming · octave {info.octave}/{info.octaves}")
+            caption = f"dreaming · octave {info.octave}/{info.octaves}"
+            if self.running == "visualisation":
+                caption = f"visualising · step {info.step}/{info.steps}"
+            self.preview.show(message.image, caption)
 
     def on_dream_finished(self, message: DreamFinished) -> None:
         self.dreaming = False
         if message.result is not None:
             self.result = message.result
-            self.preview.show(message.result.rgb, "dream")
+            self.preview.show(message.result.rgb, self.running)
             self.status.set_fraction(1.0)
             self.status.say(f"done in {message.result.seconds:.1f} s · press s to save", "bold")
         elif message.cancelled:
             self.preview.show(self.image.rgb, "input (cancelled)")
             self.status.set_fraction(0.0)
-            self.status.say("dream cancelled · nothing to save", "bold yellow")
+            self.status.say(f"{self.running} cancelled · nothing to save", "bold yellow")
         else:
             self.preview.show(self.image.rgb, "input (failed)")
             self.status.set_fraction(0.0)
-            self.status.say(f"dream failed: {message.error}", "bold red")
-            self.notify(message.error or "", title="dream failed", severity="error", timeout=10)
+            self.status.say(f"{self.running} failed: {message.error}", "bold red")
+            self.notify(
+                message.error or "", title=f"{self.running} failed", severity="error", timeout=10
+            )
         self.refresh_bindings()
 
     def on_save_finished(self, message: SaveFinished) -> None:
@@ -331,7 +369,7 @@ class KdreamApp(App[int]):
             return True if self.dreaming else None
         if action == "save":
             return True if self.result is not None else None
-        if action == "open":
+        if action in ("open", "visualise", "guide"):
             return None if self.dreaming else True
         return True
 
@@ -348,6 +386,7 @@ class KdreamApp(App[int]):
         weights = self.params.weights
         self.result = None
         self.dreaming = True
+        self.running = "dream"
         self._cancel = threading.Event()  # a fresh one: a late cancel must not stop the next run
         self.status.set_fraction(0.0)
         if self.holder.loaded_weights != weights:
@@ -355,6 +394,68 @@ class KdreamApp(App[int]):
         else:
             self.status.say("dreaming: first step…", "italic")
         self.dream_worker = self._dream(self.image, config, weights, self._cancel)
+        self.refresh_bindings()
+
+    def action_guide(self) -> None:
+        """Pick a guide image for the next dreams (empty: dream without one again)."""
+        if self.dreaming:
+            return
+        if not self.model_ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        value = self.guide.name if self.guide is not None else ""
+        title = "Guide image: dreams pull their layers' features toward it (empty: no guide)"
+        self.push_screen(PathPrompt(title, value, load_guide), self._guide_chosen)
+
+    def _guide_chosen(self, guide) -> None:
+        if guide is None:  # escape: keep what there was
+            return
+        self.guide = guide or None  # False: the field was emptied
+        self._show_input()
+        if self.guide is None:
+            self.status.say("no guide · press d to dream")
+        else:
+            self.status.say(f"guide: {self.guide.name} · press d for a guided dream")
+
+    def action_visualise(self) -> None:
+        """Ask for a channel (``mixed4:97``, prefilled with the highlighted layer) or any
+        objective, then grow its picture from noise, watched like a dream."""
+        if self.dreaming:
+            return
+        if not self.model_ready:
+            self.notify("the model is still loading", severity="warning")
+            return
+        layer = self.layers.layer_list.current or ""
+        value = self.visualised or f"{layer}:0"
+        if self.visualised and not self.visualised.startswith(f"{layer}:"):
+            value = f"{layer}:0"  # the cursor moved to another layer since: start from it
+        title = "Visualise from noise: layer:channel, or an objective (mixed4:97 - mixed3:12)"
+        self.push_screen(TextPrompt(title, value, self._checked_objective), self._start_visualising)
+
+    def _checked_objective(self, text: str) -> str:
+        """The prompt's check: text the objective parser accepts (else its one-line error)."""
+        self.holder.visualizer(self.params.weights).objective(text)
+        return text
+
+    def _start_visualising(self, objective_text: str | None) -> None:
+        if objective_text is None or self.dreaming:
+            return
+        from kdream.visualize import VisualizeSettings
+
+        self.visualised = objective_text
+        self.running = "visualisation"
+        seed, errors = check_fields(self.base_config, {"seed": self.params.texts()["seed"]})
+        settings = (self.visualize_settings or VisualizeSettings()).replace(
+            seed=seed.get("seed", 0) if not errors else 0
+        )
+        self.result = None
+        self.dreaming = True
+        self._cancel = threading.Event()
+        self.status.set_fraction(0.0)
+        self.status.say(f"visualising {objective_text}: first step (compiling)…", "italic")
+        self.dream_worker = self._visualise(
+            objective_text, settings, self.params.weights, self._cancel
+        )
         self.refresh_bindings()
 
     def action_cancel(self) -> None:

@@ -1,4 +1,4 @@
-"""A small modal that asks for a file path and keeps asking until the file is usable."""
+"""A small modal that asks for a file path (or any text) and keeps asking until it is usable."""
 
 from __future__ import annotations
 
@@ -44,6 +44,10 @@ class PathPrompt(ModalScreen[Any]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
+    paths = True
+    """Complete file names, and expand ``~``; :class:`TextPrompt` does neither."""
+    HELP = "enter: open · esc: cancel · →: complete"
+
     def __init__(self, title: str, value: str, loader: Callable[[str], Any]) -> None:
         super().__init__()
         self._title = title
@@ -53,13 +57,15 @@ class PathPrompt(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-dialog"):
             yield Label(self._title, id="prompt-title")
-            yield Input(self._value, suggester=PathSuggester(), id="prompt-input")
+            suggester = PathSuggester() if self.paths else None
+            yield Input(self._value, suggester=suggester, id="prompt-input")
             yield Static(id="prompt-error")
-            yield Static("enter: open · esc: cancel · →: complete", id="prompt-help")
+            yield Static(self.HELP, id="prompt-help")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        path = os.path.expanduser(event.value.strip())
+        path = event.value.strip()
+        path = os.path.expanduser(path) if self.paths else path
         try:
             result = self._loader(path)
         except (ValueError, OSError) as error:
@@ -69,3 +75,10 @@ class PathPrompt(ModalScreen[Any]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class TextPrompt(PathPrompt):
+    """Ask for text that is not a path (an objective such as ``mixed4:97``)."""
+
+    paths = False
+    HELP = "enter: start · esc: cancel"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,8 @@ class DreamResult:
     config: DreamConfig
     recipe: dict
     seconds: float
+    default_name: str | None = None
+    """Where ``s`` saves without -o (None: ``<input stem>_dream.png``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +134,7 @@ class ModelHolder:
         self._model = dreamer.spec if dreamer is not None else model
         self._input_range = input_range
         self._channels: dict[str, int] | None = None
+        self._visualizer = None
 
     def spec(self):
         """The model spec (``--model``): cheap for built-in families, loads an own file."""
@@ -177,6 +181,17 @@ class ModelHolder:
             if self._channels is None:
                 self._channels = layer_channels(self._dreamer.model, self._dreamer.spec)
             return self._channels
+
+    def visualizer(self, weights: str):
+        """A :class:`kdream.visualize.Visualizer` on the current Dreamer's network (its
+        compiled steps are kept while the weights stay)."""
+        from kdream.visualize import Visualizer
+
+        dreamer = self.get(weights)
+        with self._lock:
+            if self._visualizer is None or self._visualizer.dreamer is not dreamer:
+                self._visualizer = Visualizer(dreamer=dreamer)
+            return self._visualizer
 
     @property
     def loaded_weights(self) -> str | None:
@@ -256,9 +271,12 @@ def run_dream(
     config: DreamConfig,
     cancel: threading.Event,
     post: Callable[[Message], object],
+    guide=None,
 ) -> str:
     """Dream ``loaded`` (a LoadedImage) and post the outcome. Returns "done", "cancelled"
-    or "failed" (also the worker's result, handy in tests)."""
+    or "failed" (also the worker's result, handy in tests). With a ``guide`` (a
+    :class:`~kdream.references.ReferenceImage`) the recipe's layers pull toward its
+    features, as ``kdream dream --guide`` does."""
     try:
         from kdream.dreamer import DreamCancelled
     except ImportError as error:
@@ -270,8 +288,19 @@ def run_dream(
         dreamer = holder.get(weights)
         if rebuild:  # the app said "loading model": say it is ready again
             post(ModelReady(dreamer.backend, dreamer.weights.source, holder.channels()))
-        rgb = dreamer.dream(loaded.rgb, config, on_progress=ProgressReporter(post), cancel=cancel)
-        recipe = dreamer.recipe(config, loaded.rgb.shape[:2])
+        objective = None
+        if guide is not None:
+            from kdream.guide import guided_objective
+
+            objective = guided_objective(guide, dreamer.config_for(config))
+        rgb = dreamer.dream(
+            loaded.rgb,
+            config,
+            objective=objective,
+            on_progress=ProgressReporter(post),
+            cancel=cancel,
+        )
+        recipe = dreamer.recipe(config, loaded.rgb.shape[:2], objective)
     except DreamCancelled:
         post(DreamFinished(cancelled=True))
         return "cancelled"
@@ -281,6 +310,62 @@ def run_dream(
     seconds = time.perf_counter() - started
     post(DreamFinished(DreamResult(rgb, loaded.alpha, loaded.source, config, recipe, seconds)))
     return "done"
+
+
+def visualisation_name(objective_text: str) -> str:
+    """The default file of a visualisation, as ``kdream visualize`` names them.
+
+    Example:
+        >>> visualisation_name("mixed4:97 + 0.5*mixed3:12")
+        'visualize_mixed4_97_0_5_mixed3_12.png'
+    """
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", objective_text).strip("_")[:60] or "objective"
+    return f"visualize_{slug}.png"
+
+
+def run_visualisation(
+    holder: ModelHolder,
+    weights: str,
+    objective_text: str,
+    settings,
+    cancel: threading.Event,
+    post: Callable[[Message], object],
+) -> str:
+    """Render ``objective_text`` from noise (:class:`kdream.visualize.Visualizer`), with
+    the same progress, cancel and outcome messages as a dream. Several pictures (a channel
+    batch) come back as one labelled sheet, as on the command line."""
+    try:
+        from kdream.dreamer import DreamCancelled
+    except ImportError as error:
+        post(DreamFinished(error=describe_import_error(error)))
+        return "failed"
+    started = time.perf_counter()
+    try:
+        visualizer = holder.visualizer(weights)
+        objective = visualizer.objective(objective_text)
+        pictures = visualizer.render(
+            objective, settings, on_progress=ProgressReporter(post), cancel=cancel
+        )
+        recipe = visualizer.recipe(objective, settings)
+        rgb = pictures[0] if len(pictures) == 1 else _sheet_of(objective, pictures)
+    except DreamCancelled:
+        post(DreamFinished(cancelled=True))
+        return "cancelled"
+    except Exception as error:  # shown as a notification; the app keeps running
+        post(DreamFinished(error=describe_error(error)))
+        return "failed"
+    seconds = time.perf_counter() - started
+    name = visualisation_name(objective_text)
+    result = DreamResult(rgb, None, objective_text, DreamConfig(), recipe, seconds, name)
+    post(DreamFinished(result))
+    return "done"
+
+
+def _sheet_of(objective, pictures) -> np.ndarray:
+    from kdream.commands.visualize import cell_titles
+    from kdream.sheets import contact_sheet
+
+    return contact_sheet(list(pictures), cell_titles(objective, len(pictures)), pictures.shape[1])
 
 
 class SaveFinished(Message):
@@ -303,7 +388,7 @@ def save_result(result: DreamResult, requested: str | None, post) -> str:
     Returns the path written, or "" when it failed (the worker's result)."""
     try:
         with _SAVE_LOCK:
-            target = choose_output_path(requested, result.source)
+            target = choose_output_path(requested or result.default_name, result.source)
             path = save_image(target, result.rgb, result.alpha, recipe=result.recipe)
     except (ValueError, TypeError, OSError) as error:  # OutputPathError is a ValueError
         post(SaveFinished(error=describe_error(error)))

@@ -35,6 +35,11 @@ def add_parser(commands, parents) -> None:
     parser.add_argument("-o", "--output", help="output file (one input) or directory")
     recipe = add_recipe_arguments(parser, "recipe (defaults: kdream's recipe, or --recipe's)")
     recipe.add_argument("--recipe", metavar="PNG", help="start from the recipe of a kdream PNG")
+    recipe.add_argument(
+        "--guide",
+        metavar="IMAGE",
+        help="guided dream: pull the layers' features toward this image's",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     parser.set_defaults(run=run)
@@ -67,7 +72,8 @@ def run(args) -> int:
     config = config_from_args(args, _recipe_config(recipe))
     max_side = args.max_side or (recipe or {}).get("max_side")
     sources = _input_sources(args.inputs, recipe)
-    jobs = _plan_outputs(sources, args.output, args.force)
+    jobs = _plan_outputs(sources, args.output, args.force, [args.guide] if args.guide else [])
+    guide_reference = _guide_reference(args.guide)
     weights = args.weights or _recipe_weights(recipe)
     model, input_range = model_choice(args, recipe)
 
@@ -79,9 +85,11 @@ def run(args) -> int:
     from kdream import DreamCancelled, Dreamer
 
     objective = _recipe_objective(recipe, args)
+    _check_recorded_guide(objective, guide_reference)
     precision = args.precision or (recipe or {}).get("precision") or "float32"
     dreamer = Dreamer(weights, model, input_range, precision=precision)
     _check_recipe_model(recipe, dreamer)
+    objective = _guided_objective(objective, guide_reference, dreamer.config_for(config))
     _warn_if_recipe_differs(recipe, dreamer, args.quiet)
     cancel = threading.Event()
     with _ctrl_c_sets(cancel):
@@ -193,9 +201,10 @@ def _input_sources(inputs: list[str], recipe: dict | None) -> list[str]:
     return sources
 
 
-def _plan_outputs(sources, output, force) -> list[tuple[str, Path]]:
-    """Pair every input with its output path; refuse clobbering before any work starts."""
-    files = [s for s in sources if s != imageio.SAMPLE_SOURCE]
+def _plan_outputs(sources, output, force, references=()) -> list[tuple[str, Path]]:
+    """Pair every input with its output path; refuse clobbering before any work starts
+    (``references``: other files the run reads, never to be overwritten either)."""
+    files = [s for s in sources if s != imageio.SAMPLE_SOURCE] + list(references)
     wants_folder = bool(output) and (len(sources) > 1 or output.endswith(("/", "\\")))
     if wants_folder:
         directory = Path(output)
@@ -225,6 +234,50 @@ def _recipe_objective(recipe: dict | None, args):
     from kdream.objectives import from_recipe
 
     return from_recipe(recipe["objective"])
+
+
+def _guide_reference(path: str | None):
+    """``--guide``'s image, read (and checked) before the model loads."""
+    if path is None:
+        return None
+    from kdream.references import ReferenceImage
+
+    return ReferenceImage.from_file(path)
+
+
+def _check_recorded_guide(objective, reference) -> None:
+    """A recipe's guide needs ``--guide``, and the very image: refused when its sha256
+    differs from the recipe's (before the model loads)."""
+    from kdream.references import references_of
+
+    recorded = references_of(objective) if objective is not None else ()
+    if not recorded:
+        return
+    if reference is None:
+        raise UsageError(
+            f"the recipe's dream is guided by {recorded[0].name or 'an image'} "
+            f"(sha256 {recorded[0].sha256}): pass it with --guide IMAGE"
+        )
+    if reference.sha256 != recorded[0].sha256:
+        raise UsageError(
+            f"{reference.name} is not the recipe's guide: its sha256 is {reference.sha256}, "
+            f"the recipe's is {recorded[0].sha256}"
+        )
+
+
+def _guided_objective(objective, reference, config: DreamConfig):
+    """The run's objective with ``--guide``: the recipe's guide terms get the given image
+    (checked by :func:`_check_recorded_guide`); without a recorded guide, the config's
+    layers become guide terms."""
+    from kdream.references import bind, references_of
+
+    if reference is None:
+        return objective
+    if objective is not None and references_of(objective):
+        return bind(objective, [reference])
+    from kdream.guide import guided_objective
+
+    return guided_objective(reference, config)
 
 
 def _dream_one(dreamer, source, output, config, max_side, quiet, cancel, objective=None) -> Path:

@@ -1,0 +1,156 @@
+"""Image parameterisations for feature visualisation: what the optimiser changes, and how
+that becomes pixels.
+
+``fft`` (the default, lucid's recipe): a spectrum per colour channel, scaled by 1/f so
+every frequency starts with the same power as in natural images, in a decorrelated colour
+space, mapped to pixels by an inverse real 2-D DFT, a colour-correlation matrix and a
+sigmoid. The optimiser then moves in a space where high frequencies are no cheaper than
+low ones: pictures come out crisp instead of noisy or blurry. ``pixels``: the same colour
+map and sigmoid on raw per-pixel parameters.
+
+The inverse DFT is two matrix products with cos/sin bases built once in numpy for the
+image size and handed to the compiled step as data: exact, deterministic on every backend,
+and the compiled step never bakes in one size's constants.
+
+Example:
+    >>> param = ImageParam.create("fft", (64, 64))
+    >>> spectrum = param.initial(batch=2, rng=np.random.default_rng(0))
+    >>> spectrum.shape
+    (2, 3, 64, 33, 2)
+    >>> pixels = param.to_unit_rgb(ops.convert_to_tensor(spectrum), *param.bases())
+    >>> tuple(pixels.shape)
+    (2, 64, 64, 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from keras import ops
+
+PARAMETERISATIONS = ("fft", "pixels")
+
+COLOR_CORRELATION_SVD_SQRT = np.asarray(
+    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], "float32"
+)
+"""Square root of ImageNet's colour covariance (lucid's optvis/param/color.py)."""
+
+COLOR_MAP = (
+    COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SVD_SQRT, axis=0))
+).T.astype("float32")
+"""Decorrelated colour -> RGB, applied as ``rgb = colour @ COLOR_MAP`` (row vectors)."""
+
+INITIAL_SD = 0.01
+SPECTRUM_SHRINK = 4.0
+"""lucid divides the FFT image by 4: keeps the sigmoid out of saturation at the start."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageParam:
+    """One parameterisation for images of ``size_hw``; ``decay_power`` is the 1/f exponent."""
+
+    kind: str
+    size_hw: tuple[int, int]
+    decay_power: float = 1.0
+
+    @classmethod
+    def create(cls, kind: str, size_hw, decay_power: float = 1.0) -> ImageParam:
+        """Checked constructor (``kind``: ``fft`` or ``pixels``).
+
+        Example:
+            >>> ImageParam.create("pixels", (32, 48)).parameter_shape(1)
+            (1, 32, 48, 3)
+        """
+        if kind not in PARAMETERISATIONS:
+            raise ValueError(f"param: must be one of {', '.join(PARAMETERISATIONS)} (got {kind!r})")
+        height, width = (int(side) for side in size_hw)
+        if min(height, width) < 1:
+            raise ValueError(f"size: must be positive (got {height}x{width})")
+        return cls(kind, (height, width), float(decay_power))
+
+    def parameter_shape(self, batch: int) -> tuple[int, ...]:
+        height, width = self.size_hw
+        if self.kind == "pixels":
+            return (batch, height, width, 3)
+        return (batch, 3, height, width // 2 + 1, 2)  # real and imaginary parts
+
+    def initial(self, batch: int, rng: np.random.Generator) -> np.ndarray:
+        """Starting parameters: small Gaussian noise (sd 0.01, as lucid)."""
+        shape = self.parameter_shape(batch)
+        return (INITIAL_SD * rng.standard_normal(shape)).astype("float32")
+
+    def bases(self) -> tuple[np.ndarray, ...]:
+        """Constant tensors the map to pixels reads (passed to compiled code as data)."""
+        if self.kind == "pixels":
+            return (COLOR_MAP,)
+        return (*inverse_dft_bases(self.size_hw, self.decay_power), COLOR_MAP)
+
+    def to_unit_rgb(self, parameters, *bases):
+        """Parameters -> RGB images (N, H, W, 3) in (0, 1)."""
+        if self.kind == "pixels":
+            (colour_map,) = bases
+            colour = parameters
+        else:
+            *dft, colour_map = bases
+            colour = spectrum_to_image(parameters, *dft) / SPECTRUM_SHRINK
+        return ops.sigmoid(ops.matmul(colour, colour_map))
+
+    def to_recipe(self) -> dict:
+        return {"kind": self.kind, "decay_power": self.decay_power}
+
+
+def frequencies(size_hw) -> np.ndarray:
+    """|f| of every coefficient of a real 2-D DFT of ``size_hw`` (cycles per pixel)."""
+    height, width = size_hw
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    return np.sqrt(fx * fx + fy * fy)
+
+
+def inverse_dft_bases(size_hw, decay_power: float = 1.0) -> tuple[np.ndarray, ...]:
+    """(cos_y, sin_y, cos_x, sin_x, scale): the inverse real 2-D DFT as matrix products,
+    with lucid's spectrum scale (1/f, floored at 1/max side, times sqrt(h*w)) folded in."""
+    height, width = size_hw
+    y, ky = np.arange(height)[:, None], np.arange(height)[None, :]
+    angle_y = 2 * np.pi * y * ky / height  # (H, Ky)
+    kx, x = np.arange(width // 2 + 1)[:, None], np.arange(width)[None, :]
+    angle_x = 2 * np.pi * kx * x / width  # (Kx, W)
+    # A real signal's spectrum counts every column but DC (and Nyquist, for an even width)
+    # twice; 1/(h*w) is irfft2's normalisation.
+    multiplicity = np.full((width // 2 + 1, 1), 2.0)
+    multiplicity[0] = 1.0
+    if width % 2 == 0:
+        multiplicity[-1] = 1.0
+    norm = multiplicity / (height * width)
+    scale = 1.0 / np.maximum(frequencies(size_hw), 1.0 / max(height, width)) ** decay_power
+    scale = scale * np.sqrt(height * width)
+    return tuple(
+        np.asarray(matrix, "float32")
+        for matrix in (
+            np.cos(angle_y),
+            np.sin(angle_y),
+            np.cos(angle_x) * norm,
+            np.sin(angle_x) * norm,
+            scale,
+        )
+    )
+
+
+def spectrum_to_image(spectrum, cos_y, sin_y, cos_x, sin_x, scale):
+    """(N, 3, H, Kx, 2) spectra -> (N, H, W, 3) images: ``numpy.fft.irfft2`` of the scaled
+    spectrum, as matrix products (deterministic, the same code on every backend)."""
+    real = spectrum[..., 0] * scale
+    imaginary = spectrum[..., 1] * scale
+    # Along y: a complex inverse DFT.
+    rows_real = ops.einsum("yk,nckx->ncyx", cos_y, real) - ops.einsum(
+        "yk,nckx->ncyx", sin_y, imaginary
+    )
+    rows_imaginary = ops.einsum("yk,nckx->ncyx", cos_y, imaginary) + ops.einsum(
+        "yk,nckx->ncyx", sin_y, real
+    )
+    # Along x: the real part of the inverse over the half spectrum.
+    image = ops.einsum("ncyk,kx->nyxc", rows_real, cos_x) - ops.einsum(
+        "ncyk,kx->nyxc", rows_imaginary, sin_x
+    )
+    return image
