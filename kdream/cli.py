@@ -19,25 +19,28 @@ import os
 import sys
 import traceback
 
-from kdream.config import DreamConfig
+from kdream.commands.common import (  # noqa: F401  (re-exported: kdream.cli is public)
+    BACKENDS,
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    OneLineParser,
+    UsageError,
+    config_from_args,
+    fail,
+    import_keras_quietly,
+    parse_channels,
+    parse_input_range,
+    parse_layers,
+    positive_int,
+    user_error_message,
+)
 
-BACKENDS = ("tensorflow", "jax", "torch")
 COMMANDS = (
     "dream", "style", "zoom", "video", "inspect", "visualize", "layers", "weights", "tui",
     "doctor", "info",
 )  # fmt: skip
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """Bad input from the user: one line on stderr, exit code 2."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but errors are one line (and exit code 2)."""
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,50 +71,6 @@ def main(argv: list[str] | None = None) -> int:
         if known:
             return fail(known, EXIT_USAGE)
         return fail(f"internal error: {type(error).__name__}: {error} (rerun with --debug)", 1)
-
-
-def import_keras_quietly() -> None:
-    """Import Keras with the framework's start-up chatter (TensorFlow's C++ log lines,
-    which no environment variable silences) kept off the user's terminal."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import keras
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-    if keras.backend.backend() == "tensorflow":
-        # tf.function's retracing advice counts every kdream function as one (a new image
-        # size per octave is expected): not for the user's terminal.
-        import tensorflow as tf
-
-        tf.get_logger().setLevel("ERROR")
-
-
-def fail(message: str, code: int) -> int:
-    print(f"kdream: error: {_one_line(message)}", file=sys.stderr)
-    return code
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def user_error_message(error: Exception) -> str | None:
-    """The message of errors caused by the user's input or setup (exit code 2)."""
-    from kdream.imageio import ImageInputError, OutputPathError
-    from kdream.weights import WeightsError
-
-    if isinstance(error, (ImageInputError, OutputPathError, WeightsError, ValueError)):
-        return str(error)
-    if isinstance(error, ModuleNotFoundError) and error.name in BACKENDS:
-        return f"the {error.name} backend is not installed: pip install 'kdream[{error.name}]'"
-    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,73 +128,3 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_parser(commands, [common, weights])
     doctor.add_parser(commands, [common])
     return parser
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def parse_input_range(text: str) -> tuple[float, float]:
-    """``0,1`` or ``-1,1`` or ``0,255`` -> (low, high)."""
-    try:
-        low, high = (float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}") from None
-    if not low < high:
-        raise argparse.ArgumentTypeError(f"LOW must be below HIGH, got {text!r}")
-    return low, high
-
-
-def parse_layers(text: str) -> dict[str, float]:
-    """``mixed3=1.0,mixed5=1.5`` (a bare name means weight 1) -> {name: weight}."""
-    layers = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, weight = item.partition("=")
-        name = name.strip()
-        if not name or name in layers:
-            problem = "a layer without a name" if not name else f"{name} twice"
-            raise argparse.ArgumentTypeError(f"{problem} in {text!r} (use NAME=NUMBER,...)")
-        try:
-            layers[name] = float(weight) if weight else 1.0
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"bad weight in {item!r} (use NAME=NUMBER)") from None
-    if not layers:
-        raise argparse.ArgumentTypeError("give at least one layer, e.g. mixed3=1.0,mixed5=1.5")
-    return layers
-
-
-def parse_channels(text: str) -> tuple[str, tuple[int, ...], float]:
-    """``mixed4:12,40`` or ``mixed4:97=2.0`` -> (layer, channel indices, weight)."""
-    layer, _, rest = text.partition(":")
-    indices, _, weight = rest.partition("=")
-    try:
-        channels = tuple(int(i) for i in indices.split(",") if i.strip())
-        value = float(weight) if weight else 1.0
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"bad channel spec {text!r} (use LAYER:IDX[,IDX...][=WEIGHT])"
-        ) from None
-    if not layer or not channels:
-        raise argparse.ArgumentTypeError(f"bad channel spec {text!r} (use LAYER:IDX[,IDX...])")
-    return layer.strip(), channels, value
-
-
-def config_from_args(args, base: DreamConfig) -> DreamConfig:
-    """The base recipe with every explicitly given flag applied on top."""
-    names = {
-        "layers": "layers", "octaves": "octaves", "octave_scale": "octave_scale",
-        "octave_mode": "octave_mode", "steps": "steps", "step_size": "step_size",
-        "tile_size": "tile_size", "tile_batch": "tile_batch", "jitter": "jitter",
-        "smoothing": "smoothing", "seed": "seed", "reduction": "reduction",
-    }  # fmt: skip
-    changes = {field: getattr(args, dest) for dest, field in names.items()}
-    changes = {field: value for field, value in changes.items() if value is not None}
-    if args.channels is not None:
-        changes["channels"] = args.channels
-    return base.replace(**changes)

@@ -277,13 +277,8 @@ def run_dream(
     or "failed" (also the worker's result, handy in tests). With a ``guide`` (a
     :class:`~kdream.references.ReferenceImage`) the recipe's layers pull toward its
     features, as ``kdream dream --guide`` does."""
-    try:
-        from kdream.dreamer import DreamCancelled
-    except ImportError as error:
-        post(DreamFinished(error=describe_import_error(error)))
-        return "failed"
-    started = time.perf_counter()
-    try:
+
+    def dream(started: float) -> DreamResult:
         rebuild = holder.loaded_weights != weights
         dreamer = holder.get(weights)
         if rebuild:  # the app said "loading model": say it is ready again
@@ -301,15 +296,10 @@ def run_dream(
             cancel=cancel,
         )
         recipe = dreamer.recipe(config, loaded.rgb.shape[:2], objective)
-    except DreamCancelled:
-        post(DreamFinished(cancelled=True))
-        return "cancelled"
-    except Exception as error:  # shown as a notification; the app keeps running
-        post(DreamFinished(error=describe_error(error)))
-        return "failed"
-    seconds = time.perf_counter() - started
-    post(DreamFinished(DreamResult(rgb, loaded.alpha, loaded.source, config, recipe, seconds)))
-    return "done"
+        seconds = time.perf_counter() - started
+        return DreamResult(rgb, loaded.alpha, loaded.source, config, recipe, seconds)
+
+    return _run_and_report(dream, post)
 
 
 def visualisation_name(objective_text: str) -> str:
@@ -334,13 +324,8 @@ def run_visualisation(
     """Render ``objective_text`` from noise (:class:`kdream.visualize.Visualizer`), with
     the same progress, cancel and outcome messages as a dream. Several pictures (a channel
     batch) come back as one labelled sheet, as on the command line."""
-    try:
-        from kdream.dreamer import DreamCancelled
-    except ImportError as error:
-        post(DreamFinished(error=describe_import_error(error)))
-        return "failed"
-    started = time.perf_counter()
-    try:
+
+    def visualise(started: float) -> DreamResult:
         visualizer = holder.visualizer(weights)
         objective = visualizer.objective(objective_text)
         pictures = visualizer.render(
@@ -348,15 +333,29 @@ def run_visualisation(
         )
         recipe = visualizer.recipe(objective, settings)
         rgb = pictures[0] if len(pictures) == 1 else _sheet_of(objective, pictures)
+        seconds = time.perf_counter() - started
+        name = visualisation_name(objective_text)
+        return DreamResult(rgb, None, objective_text, DreamConfig(), recipe, seconds, name)
+
+    return _run_and_report(visualise, post)
+
+
+def _run_and_report(run: Callable[[float], DreamResult], post) -> str:
+    """Run a dream or a visualisation in the worker and post how it ended: "done",
+    "cancelled" or "failed" (also returned, handy in tests). Never raises."""
+    try:
+        from kdream.dreamer import DreamCancelled
+    except ImportError as error:
+        post(DreamFinished(error=describe_import_error(error)))
+        return "failed"
+    try:
+        result = run(time.perf_counter())
     except DreamCancelled:
         post(DreamFinished(cancelled=True))
         return "cancelled"
     except Exception as error:  # shown as a notification; the app keeps running
         post(DreamFinished(error=describe_error(error)))
         return "failed"
-    seconds = time.perf_counter() - started
-    name = visualisation_name(objective_text)
-    result = DreamResult(rgb, None, objective_text, DreamConfig(), recipe, seconds, name)
     post(DreamFinished(result))
     return "done"
 

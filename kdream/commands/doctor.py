@@ -5,8 +5,7 @@
     kdream doctor --json             # one JSON object (what tests and bug templates read)
 
 Example:
-    >>> from kdream.cli import main
-    >>> main(["doctor", "--json"])                                   # doctest: +SKIP
+    >>>     >>> main(["doctor", "--json"])                                   # doctest: +SKIP
     {"kdream": {"version": "0.1.0", ...}, "keras": {"backend": "jax", ...}, ...}
 
 Only the active backend's framework is imported; the others are looked up with
@@ -26,7 +25,7 @@ import platform
 import sys
 import tempfile
 
-from kdream.cli import BACKENDS, EXIT_OK, UsageError, import_keras_quietly
+from kdream.commands.common import BACKENDS, EXIT_OK, UsageError, import_keras_quietly
 
 # Where a framework's version lives when its module name is not its distribution name.
 TENSORFLOWS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel", "tf-nightly")

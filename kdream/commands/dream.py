@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from kdream import imageio
-from kdream.cli import (
+from kdream.commands.common import (
     EXIT_CANCELLED,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    add_recipe_arguments,
+    check_recipe_model,
     config_from_args,
+    ctrl_c_sets,
     fail,
-    parse_channels,
-    parse_layers,
-    positive_int,
+    fit_max_side,
+    model_choice,
+    notify,
+    progress_bar,
+    recipe_weights,
     user_error_message,
+    warn_if_recipe_differs,
 )
-from kdream.config import OCTAVE_MODES, REDUCTIONS, DreamConfig
+from kdream.config import DreamConfig
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -45,28 +49,6 @@ def add_parser(commands, parents) -> None:
     parser.set_defaults(run=run)
 
 
-def add_recipe_arguments(parser, title: str):
-    """The dream's recipe flags (also taken by ``zoom`` and ``video``); returns the group."""
-    recipe = parser.add_argument_group(title)
-    recipe.add_argument("--layers", type=parse_layers, help="e.g. mixed3=1.0,mixed5=1.5")
-    recipe.add_argument(
-        "--channels", type=parse_channels, action="append", metavar="LAYER:IDX[,IDX][=W]"
-    )
-    recipe.add_argument("--reduction", choices=REDUCTIONS)
-    recipe.add_argument("--octaves", type=int)
-    recipe.add_argument("--octave-scale", type=float)
-    recipe.add_argument("--octave-mode", choices=OCTAVE_MODES)
-    recipe.add_argument("--steps", type=int, help="ascent steps per octave")
-    recipe.add_argument("--step-size", type=float)
-    recipe.add_argument("--tile-size", type=int, metavar="PX")
-    recipe.add_argument("--tile-batch", type=int, metavar="N", help="tiles per network pass")
-    recipe.add_argument("--jitter", type=int, metavar="PX")
-    recipe.add_argument("--smoothing", type=float, metavar="SIGMA", help="0 turns it off")
-    recipe.add_argument("--seed", type=int)
-    recipe.add_argument("--max-side", type=positive_int, metavar="PX", help="downsize inputs")
-    return recipe
-
-
 def run(args) -> int:
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     config = config_from_args(args, _recipe_config(recipe))
@@ -74,7 +56,7 @@ def run(args) -> int:
     sources = _input_sources(args.inputs, recipe)
     jobs = _plan_outputs(sources, args.output, args.force, [args.guide] if args.guide else [])
     guide_reference = _guide_reference(args.guide)
-    weights = args.weights or _recipe_weights(recipe)
+    weights = args.weights or recipe_weights(recipe)
     model, input_range = model_choice(args, recipe)
 
     failures, written = _unreadable_inputs(jobs), []
@@ -88,11 +70,11 @@ def run(args) -> int:
     _check_recorded_guide(objective, guide_reference)
     precision = args.precision or (recipe or {}).get("precision") or "float32"
     dreamer = Dreamer(weights, model, input_range, precision=precision)
-    _check_recipe_model(recipe, dreamer)
+    check_recipe_model(recipe, dreamer)
     objective = _guided_objective(objective, guide_reference, dreamer.config_for(config))
-    _warn_if_recipe_differs(recipe, dreamer, args.quiet)
+    warn_if_recipe_differs(recipe, dreamer, args.quiet)
     cancel = threading.Event()
-    with _ctrl_c_sets(cancel):
+    with ctrl_c_sets(cancel):
         for source, output in jobs:
             try:
                 written.append(
@@ -113,48 +95,6 @@ def run(args) -> int:
     if total > 1:
         print(f"dreamed {len(written)} of {total} images; {len(failures)} failed")
     return EXIT_OK if not failures else EXIT_USAGE
-
-
-RECIPE_WEIGHT_SOURCES = ("imagenet", "inception2015", "random")
-"""Weights a recipe may name by itself. A weights file is never taken from a recipe (it
-could point anywhere on this machine): replaying one needs --weights PATH."""
-
-
-def _recipe_weights(recipe: dict | None) -> str:
-    recorded = (recipe or {}).get("weights", {}).get("source")
-    if recorded == "file":
-        raise UsageError("the recipe was dreamed with a weights file: pass it with --weights PATH")
-    return recorded if recorded in RECIPE_WEIGHT_SOURCES else "auto"
-
-
-def model_choice(args, recipe: dict | None) -> tuple[str | None, tuple | None]:
-    """``--model``/``--input-range``, else the recipe's model (an own model's file is looked
-    for beside the recipe's PNG, then here)."""
-    entry = (recipe or {}).get("model") or {}
-    recorded_range = tuple(entry["input_range"]) if "input_range" in entry else None
-    input_range = args.input_range or recorded_range
-    if args.model:
-        return args.model, input_range
-    if "file" in entry:
-        name = Path(str(entry["file"])).name
-        for folder in (Path(args.recipe).parent, Path.cwd()):
-            if (folder / name).is_file():
-                return str(folder / name), input_range
-        raise UsageError(
-            f"the recipe was dreamed with the model file {name} (sha256 {entry.get('sha256')}): "
-            "pass it with --model PATH"
-        )
-    return entry.get("name"), input_range
-
-
-def _check_recipe_model(recipe: dict | None, dreamer) -> None:
-    """A replay must use the very model file the recipe names: refuse another one."""
-    expected = ((recipe or {}).get("model") or {}).get("sha256")
-    if expected and dreamer.spec.sha256 and expected != dreamer.spec.sha256:
-        raise UsageError(
-            f"{dreamer.spec.name} is not the model file of the recipe: its sha256 is "
-            f"{dreamer.spec.sha256}, the recipe's is {expected}"
-        )
 
 
 def _unreadable_inputs(jobs) -> list[str]:
@@ -285,12 +225,12 @@ def _dream_one(dreamer, source, output, config, max_side, quiet, cancel, objecti
     loaded = (
         imageio.load_sample() if source == imageio.SAMPLE_SOURCE else imageio.load_image(source)
     )
-    _notify(quiet, *(f"{source}: {notice}" for notice in loaded.notices))
-    rgb, alpha = _fit_max_side(loaded.rgb, loaded.alpha, max_side)
+    notify(quiet, *(f"{source}: {notice}" for notice in loaded.notices))
+    rgb, alpha = fit_max_side(loaded.rgb, loaded.alpha, max_side)
     if alpha is not None and not imageio.supports_alpha(output):
-        _notify(quiet, f"{output}: this format has no transparency; alpha dropped")
+        notify(quiet, f"{output}: this format has no transparency; alpha dropped")
         alpha = None
-    with _progress_bar(quiet, source) as on_progress:
+    with progress_bar(quiet, source) as on_progress:
         dreamed = dreamer.dream(
             rgb, config, objective=objective, on_progress=on_progress, cancel=cancel
         )
@@ -301,82 +241,3 @@ def _dream_one(dreamer, source, output, config, max_side, quiet, cancel, objecti
     height, width = dreamed.shape[:2]
     print(f"wrote {path} ({width}x{height}) in {time.perf_counter() - started:.1f} s")
     return path
-
-
-def _fit_max_side(rgb, alpha, max_side):
-    if not max_side or max(rgb.shape[:2]) <= max_side:
-        return rgb, alpha
-    factor = max_side / max(rgb.shape[:2])
-    size = (max(1, round(rgb.shape[0] * factor)), max(1, round(rgb.shape[1] * factor)))
-    alpha = None if alpha is None else imageio.resize_rgb(alpha, size)
-    return imageio.resize_rgb(rgb, size), alpha
-
-
-def _notify(quiet: bool, *lines: str) -> None:
-    for line in lines if not quiet else ():
-        print(f"kdream: note: {line}", file=sys.stderr)
-
-
-@contextmanager
-def _progress_bar(quiet: bool, source: str):
-    """A rich progress bar (octave, step, loss, ETA) fed by the run's reports."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    if quiet or not console.is_terminal:  # a log file gets no bar (nor its blank line)
-        yield None
-        return
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("octave {task.fields[octave]} step {task.fields[step]}"),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeRemainingColumn(),
-    )
-    name = Path(source).name if source != imageio.SAMPLE_SOURCE else "sample"
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(name, total=1.0, octave="-", step="-", loss="-")
-
-        def on_progress(report):
-            bar.update(
-                task,
-                completed=report.fraction,
-                octave=f"{report.octave}/{report.octaves}",
-                step=f"{report.step}/{report.steps}",
-                loss=f"{report.loss:.4g}",
-            )
-
-        yield on_progress
-
-
-@contextmanager
-def _ctrl_c_sets(cancel: threading.Event):
-    """First Ctrl-C: stop after the current step (nothing is written). Second: abort now."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        print("\nkdream: stopping after this step (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _warn_if_recipe_differs(recipe, dreamer, quiet) -> None:
-    if not recipe:
-        return
-    if recipe.get("backend") not in (None, dreamer.backend):
-        _notify(quiet, f"recipe made on {recipe['backend']}, running on {dreamer.backend}: "
-                "the picture will be close, not bit-identical")  # fmt: skip
-    sha = recipe.get("weights", {}).get("sha256")
-    if sha and dreamer.weights.sha256 and sha != dreamer.weights.sha256:
-        _notify(quiet, "the recipe was made with other weights (sha256 differs)")

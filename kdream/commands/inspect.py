@@ -6,8 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from kdream import imageio
-from kdream.cli import EXIT_OK, UsageError, positive_int
-from kdream.commands.dream import _fit_max_side, model_choice
+from kdream.commands.common import (
+    EXIT_OK,
+    UsageError,
+    fit_max_side,
+    model_choice,
+    positive_int,
+)
 
 
 def add_parser(commands, parents) -> None:
@@ -46,7 +51,7 @@ def run(args) -> int:
         default_name, what = f"{dreamer.spec.name}_{layer}_filters.png", "filters"
     else:
         loaded = imageio.load_image(args.input) if args.input else imageio.load_sample()
-        photo, _ = _fit_max_side(loaded.rgb, None, args.max_side)
+        photo, _ = fit_max_side(loaded.rgb, None, args.max_side)
         layer = args.layer
         panels = feature_maps(dreamer, photo, layer, args.top)
         default_name, what = f"{Path(source).stem}_{layer}_maps.png", "feature maps"

@@ -17,12 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from kdream import imageio
-from kdream.cli import EXIT_CANCELLED, EXIT_OK, UsageError, config_from_args, positive_int
-from kdream.commands.dream import (
-    _ctrl_c_sets,
-    _fit_max_side,
+from kdream.commands.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    UsageError,
     add_recipe_arguments,
+    config_from_args,
+    ctrl_c_sets,
+    fit_max_side,
     model_choice,
+    positive_int,
 )
 from kdream.config import DreamConfig
 from kdream.weights import _atomic_write_text
@@ -76,7 +80,7 @@ def run_zoom(args) -> int:
 
     motion = MotionConfig(frames=args.frames, zoom=args.zoom, rotate=args.rotate, fps=args.fps)
     loaded = imageio.load_image(args.input) if args.input else imageio.load_sample()
-    photo, _ = _fit_max_side(loaded.rgb, None, args.max_side)
+    photo, _ = fit_max_side(loaded.rgb, None, args.max_side)
     source = Path(args.input).name if args.input else imageio.SAMPLE_SOURCE
     plan = _plan(args, Path(args.input or "sample").stem + "_zoom.mp4")
     config = config_from_args(args, DreamConfig().replace(**ZOOM_RECIPE))
@@ -212,7 +216,7 @@ class MotionPlan:
             video_io.write_frame(self.work, index + 1, frame, frame_recipe)
 
         try:
-            with _ctrl_c_sets(self.cancel), _frame_bar(self.args.quiet, total, start) as report:
+            with ctrl_c_sets(self.cancel), _frame_bar(self.args.quiet, total, start) as report:
                 done = run_frames(frames, total, start, on_frame=save, on_progress=report)
         except DreamCancelled:
             written = len(video_io.written_frames(self.work))

@@ -13,14 +13,18 @@ import threading
 from pathlib import Path
 
 from kdream import imageio
-from kdream.cli import EXIT_CANCELLED, EXIT_OK, UsageError, parse_layers, positive_int
-from kdream.commands.dream import (
-    _check_recipe_model,
-    _ctrl_c_sets,
-    _progress_bar,
-    _recipe_weights,
-    _warn_if_recipe_differs,
+from kdream.commands.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    UsageError,
+    check_recipe_model,
+    ctrl_c_sets,
     model_choice,
+    parse_layers,
+    positive_int,
+    progress_bar,
+    recipe_weights,
+    warn_if_recipe_differs,
 )
 
 FLAGS = {
@@ -93,15 +97,15 @@ def run(args) -> int:
     from kdream.style import StyleTransfer
 
     model, input_range = model_choice(args, recipe)
-    weights = args.weights or _recipe_weights(recipe)
+    weights = args.weights or recipe_weights(recipe)
     precision = args.precision or (recipe or {}).get("precision") or "float32"
     dreamer = Dreamer(weights, model, input_range, precision=precision)
-    _check_recipe_model(recipe, dreamer)
-    _warn_if_recipe_differs(recipe, dreamer, args.quiet)
+    check_recipe_model(recipe, dreamer)
+    warn_if_recipe_differs(recipe, dreamer, args.quiet)
     transfer = StyleTransfer(dreamer, config)
     cancel = threading.Event()
     try:
-        with _ctrl_c_sets(cancel), _progress_bar(args.quiet, args.content) as on_progress:
+        with ctrl_c_sets(cancel), progress_bar(args.quiet, args.content) as on_progress:
             styled = transfer.run(content.pixels, styles, on_progress, cancel)
     except DreamCancelled:
         print(f"kdream: cancelled; {output} was not written", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kdream.cli import UsageError
+from kdream.commands.common import UsageError
 
 
 def add_parser(commands, parents) -> None:

@@ -9,14 +9,17 @@ import threading
 from pathlib import Path
 
 from kdream import imageio
-from kdream.cli import EXIT_CANCELLED, EXIT_OK, UsageError, positive_int
-from kdream.commands.dream import (
-    _check_recipe_model,
-    _ctrl_c_sets,
-    _progress_bar,
-    _recipe_weights,
-    _warn_if_recipe_differs,
+from kdream.commands.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    UsageError,
+    check_recipe_model,
+    ctrl_c_sets,
     model_choice,
+    positive_int,
+    progress_bar,
+    recipe_weights,
+    warn_if_recipe_differs,
 )
 
 DEFAULT_DIVERSITY_WEIGHT = 100.0
@@ -83,16 +86,16 @@ def run(args) -> int:
     from kdream.visualize import Visualizer
 
     model, input_range = model_choice(args, recipe)
-    weights = args.weights or _recipe_weights(recipe)
+    weights = args.weights or recipe_weights(recipe)
     precision = args.precision or (recipe or {}).get("precision") or "float32"
     visualizer = Visualizer(weights, model, input_range, precision)
     if recipe is not None:
-        _check_recipe_model(recipe, visualizer.dreamer)
-        _warn_if_recipe_differs(recipe, visualizer.dreamer, args.quiet)
+        check_recipe_model(recipe, visualizer.dreamer)
+        warn_if_recipe_differs(recipe, visualizer.dreamer, args.quiet)
     objective, settings, cell = _plan(args, recipe, described, visualizer)
     cancel = threading.Event()
     try:
-        with _ctrl_c_sets(cancel), _progress_bar(args.quiet, "visualize") as on_progress:
+        with ctrl_c_sets(cancel), progress_bar(args.quiet, "visualize") as on_progress:
             pictures = visualizer.render(
                 objective, settings, on_progress=on_progress, cancel=cancel
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kdream.cli import EXIT_OK
+from kdream.commands.common import EXIT_OK
 
 
 def add_parser(commands, parents) -> None:
