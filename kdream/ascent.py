@@ -19,6 +19,7 @@ import numpy as np
 from keras import ops
 
 from kdream import _backend
+from kdream.adam import adam_ascent
 from kdream.config import DreamConfig
 from kdream.models import FeatureExtractor
 from kdream.objectives import Objective
@@ -228,65 +229,49 @@ def _with_pixels(extractor: FeatureExtractor, objective: Objective):
     return wrapped, (PIXELS, *names)
 
 
-@dataclasses.dataclass
 class Adam:
-    """Adam's settings for runs that minimise a loss (style transfer) instead of DeepDream's
-    normalised steps; ``start(image)`` gives one octave's state, kept on the device.
+    """Adam instead of DeepDream's normalised steps, for runs that minimise a loss (style
+    transfer); ``start(image)`` gives one octave's state, kept on the device.
 
     Example:
         >>> state = Adam().start(ops.zeros((64, 64, 3)))     # doctest: +SKIP
         >>> image = state.step(image, gradient, learning_rate=0.02)
     """
 
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-
     def start(self, image) -> AdamState:
-        return AdamState(self, ops.zeros_like(image), ops.zeros_like(image))
-
-
-_ADAM_FUNCTIONS: dict = {}
+        return AdamState(ops.zeros_like(image), ops.zeros_like(image))
 
 
 @dataclasses.dataclass
 class AdamState:
     """Adam's moments for one octave's image (device tensors) and its step count."""
 
-    settings: Adam
     first: object
     second: object
     count: int = 0
 
     def step(self, image, gradient, learning_rate: float):
-        """Ascend ``gradient`` (of the objective to maximise) by one Adam step; clip to
+        """Ascend ``gradient`` (of the objective to maximise) by one Adam step, clipped to
         the pixel range. The moments stay on the device."""
         self.count += 1
-        key = (dataclasses.astuple(self.settings), _backend.name())
-        if key not in _ADAM_FUNCTIONS:
-            _ADAM_FUNCTIONS[key] = _backend.compile_function(
-                functools.partial(adam_update, settings=self.settings)
-            )
-        corrections = np.asarray(
-            [
-                1 - self.settings.beta1**self.count,
-                1 - self.settings.beta2**self.count,
-                learning_rate,
-            ],
-            "float32",
-        )
-        image, self.first, self.second = _ADAM_FUNCTIONS[key](
-            image, gradient, self.first, self.second, ops.convert_to_tensor(corrections)
+        image, self.first, self.second = _pixel_adam()(
+            image,
+            gradient,
+            self.first,
+            self.second,
+            ops.convert_to_tensor(np.float32(learning_rate)),
+            ops.convert_to_tensor(np.float32(self.count)),
         )
         return image
 
 
-def adam_update(image, gradient, first, second, corrections, settings: Adam):
-    """One Adam ascent step; ``corrections`` = (1 - beta1^t, 1 - beta2^t, learning rate)."""
-    first = settings.beta1 * first + (1 - settings.beta1) * gradient
-    second = settings.beta2 * second + (1 - settings.beta2) * ops.square(gradient)
-    direction = (first / corrections[0]) / (ops.sqrt(second / corrections[1]) + settings.epsilon)
-    return ops.clip(image + corrections[2] * direction, -1.0, 1.0), first, second
+@functools.cache
+def _pixel_adam():
+    def pixel_adam(image, gradient, first, second, rate, iteration):
+        image, first, second = adam_ascent(image, gradient, first, second, rate, iteration)
+        return ops.clip(image, -1.0, 1.0), first, second
+
+    return _backend.compile_function(pixel_adam, any_size=True)
 
 
 def _negate(shift):

@@ -390,8 +390,18 @@ def class_logit(name: str, unit: int, weight: float = 1.0) -> Objective:
     return Objective((ClassTerm(name, float(weight), int(unit)),))
 
 
+DEFAULT_COSINE_POWER = 2.0
+"""Measured with the 2015 weights (12 channels of mixed4 spread over 0..767, 224 px, 256
+steps): the picture's own channel ranks first by activation over its mean on 81 photo crops
+for 7 of 12 channels at power 2, 5 of 12 at power 1 and 3 of 12 with a plain mean (power 0,
+160 px), with the same contrast and edge energy."""
+
+
 def channel_batch(
-    name: str, channels: Sequence[int], weight: float = 1.0, cosine_power: float = 1.0
+    name: str,
+    channels: Sequence[int],
+    weight: float = 1.0,
+    cosine_power: float = DEFAULT_COSINE_POWER,
 ) -> Objective:
     """One image per channel of ``name``, all rendered in one batch; ``cosine_power`` (see
     :class:`ChannelBatchTerm`) makes each picture specific to its channel (0: plain mean).

@@ -28,6 +28,7 @@ import numpy as np
 from keras import ops
 
 from kdream import _backend
+from kdream.adam import adam_ascent
 from kdream.dreamer import DreamCancelled, Dreamer, Progress, _is_set
 from kdream.models import FeatureExtractor, check_layer_names, spatial_size
 from kdream.objective_text import parse_objective
@@ -42,9 +43,6 @@ from kdream.objectives import (
 from kdream.objectives import from_recipe as objective_from_recipe
 from kdream.param import PARAMETERISATIONS, ImageParam
 from kdream.transforms import Transforms
-
-ADAM_BETAS = (0.9, 0.999)
-ADAM_EPSILON = 1e-8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,13 +346,42 @@ class _CompiledStep:
             )
 
 
-def adam_ascent(parameters, gradient, first, second, rate, iteration):
-    """One Adam step *up* the objective: (parameters, first moment, second moment)."""
-    beta1, beta2 = ADAM_BETAS
-    first = beta1 * first + (1 - beta1) * gradient
-    second = beta2 * second + (1 - beta2) * ops.square(gradient)
-    corrected = rate * ops.sqrt(1 - ops.power(beta2, iteration)) / (1 - ops.power(beta1, iteration))
-    return parameters + corrected * first / (ops.sqrt(second) + ADAM_EPSILON), first, second
+def cell_titles(objective, count: int) -> list[str]:
+    """``layer:channel`` per picture of a channel batch; otherwise the objective's first
+    term, numbered when there are several pictures of it.
+
+    Example:
+        >>> from kdream.objectives import channel_batch
+        >>> cell_titles(channel_batch("mixed4", [3, 9]), 2)
+        ['mixed4:3', 'mixed4:9']
+    """
+    for term in objective.terms:
+        if term.kind == "channel_batch" and len(term.channels) == count:
+            return [f"{term.layer}:{c}" for c in term.channels]
+    first = objective.terms[0]
+    name = first.layer
+    if getattr(first, "channels", None):
+        name += ":" + ",".join(map(str, first.channels))
+    elif first.kind == "neuron":
+        name += f":{first.channel}@{first.x},{first.y}"
+    elif first.kind == "class":
+        name = f"class:{first.unit}"
+    return [name] if count == 1 else [f"{name} #{i + 1}" for i in range(count)]
+
+
+def sheet_of(objective, pictures, cell_px: int | None = None) -> np.ndarray:
+    """Several pictures of one render as one labelled contact sheet (``layer:channel``
+    titles, see :func:`cell_titles`), as ``kdream visualize`` and the TUI write them.
+
+    Example:
+        >>> from kdream.objectives import channel_batch
+        >>> sheet_of(channel_batch("mixed4", [3, 9]), np.zeros((2, 32, 32, 3), np.uint8)).shape
+        (54, 76, 3)
+    """
+    from kdream.sheets import contact_sheet
+
+    titles = cell_titles(objective, len(pictures))
+    return contact_sheet(list(pictures), titles, cell_px or int(pictures.shape[1]))
 
 
 def visualize(

@@ -11,12 +11,11 @@ from keras import ops
 from PIL import Image
 
 from kdream.cli import main
-from kdream.commands.visualize import cell_titles
 from kdream.imageio import load_sample, read_recipe
 from kdream.models import FeatureExtractor, pre_activation_output
 from kdream.objectives import channel_batch, class_logit, diversity, neuron
 from kdream.sheets import GAP_PX, TITLE_PX
-from kdream.visualize import Visualizer, VisualizeSettings
+from kdream.visualize import Visualizer, VisualizeSettings, cell_titles
 from tests.test_cli import kdream
 
 LAYER = "mixed4"

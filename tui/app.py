@@ -102,6 +102,9 @@ class KdreamApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kdream"
+    # Its footer entry would push "q Quit" off an 80-column terminal, and kdream has no
+    # commands of its own to put in it.
+    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("d", "dream", "Dream"),
         Binding("c", "cancel", "Cancel"),
@@ -404,7 +407,7 @@ class KdreamApp(App[int]):
             self.notify("the model is still loading", severity="warning")
             return
         value = self.guide.name if self.guide is not None else ""
-        title = "Guide image: dreams pull their layers' features toward it (empty: no guide)"
+        title = "Guide image for the next dreams (empty: no guide)"
         self.push_screen(PathPrompt(title, value, load_guide), self._guide_chosen)
 
     def _guide_chosen(self, guide) -> None:
@@ -429,7 +432,7 @@ class KdreamApp(App[int]):
         value = self.visualised or f"{layer}:0"
         if self.visualised and not self.visualised.startswith(f"{layer}:"):
             value = f"{layer}:0"  # the cursor moved to another layer since: start from it
-        title = "Visualise from noise: layer:channel, or an objective (mixed4:97 - mixed3:12)"
+        title = "Visualise from noise: layer:channel, or an objective"
         self.push_screen(TextPrompt(title, value, self._checked_objective), self._start_visualising)
 
     def _checked_objective(self, text: str) -> str:

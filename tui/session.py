@@ -326,13 +326,15 @@ def run_visualisation(
     batch) come back as one labelled sheet, as on the command line."""
 
     def visualise(started: float) -> DreamResult:
+        from kdream.visualize import sheet_of
+
         visualizer = holder.visualizer(weights)
         objective = visualizer.objective(objective_text)
         pictures = visualizer.render(
             objective, settings, on_progress=ProgressReporter(post), cancel=cancel
         )
         recipe = visualizer.recipe(objective, settings)
-        rgb = pictures[0] if len(pictures) == 1 else _sheet_of(objective, pictures)
+        rgb = pictures[0] if len(pictures) == 1 else sheet_of(objective, pictures)
         seconds = time.perf_counter() - started
         name = visualisation_name(objective_text)
         return DreamResult(rgb, None, objective_text, DreamConfig(), recipe, seconds, name)
@@ -358,13 +360,6 @@ def _run_and_report(run: Callable[[float], DreamResult], post) -> str:
         return "failed"
     post(DreamFinished(result))
     return "done"
-
-
-def _sheet_of(objective, pictures) -> np.ndarray:
-    from kdream.commands.visualize import cell_titles
-    from kdream.sheets import contact_sheet
-
-    return contact_sheet(list(pictures), cell_titles(objective, len(pictures)), pictures.shape[1])
 
 
 class SaveFinished(Message):

@@ -83,7 +83,7 @@ def run(args) -> int:
     imageio.check_output_path(output, inputs, args.force)
 
     from kdream.dreamer import DreamCancelled
-    from kdream.visualize import Visualizer
+    from kdream.visualize import Visualizer, cell_titles, sheet_of
 
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
@@ -105,7 +105,7 @@ def run(args) -> int:
     titles = cell_titles(objective, len(pictures))
     recipe_out = visualizer.recipe(objective, settings)
     recipe_out["sheet"] = {"cell": cell}
-    picture = pictures[0] if len(pictures) == 1 else _sheet(pictures, titles, cell)
+    picture = pictures[0] if len(pictures) == 1 else sheet_of(objective, pictures, cell)
     path = imageio.save_image(output, picture, recipe=recipe_out)
     what = titles[0] if len(titles) == 1 else f"{len(titles)} pictures"
     print(f"wrote {path}: {what}, {settings.size} px, {settings.steps} steps")
@@ -196,35 +196,6 @@ def _plan(args, recipe, described, visualizer):
     settings = settings.replace(**{k: v for k, v in changes.items() if v is not None})
     cell = args.cell or (cell if isinstance(cell, int) and 0 < cell <= 4096 else None)
     return objective, settings, cell or settings.size
-
-
-def cell_titles(objective, count: int) -> list[str]:
-    """``layer:channel`` per picture of a channel batch; otherwise the objective's first
-    term, numbered when there are several pictures of it.
-
-    Example:
-        >>> from kdream.objectives import channel_batch
-        >>> cell_titles(channel_batch("mixed4", [3, 9]), 2)
-        ['mixed4:3', 'mixed4:9']
-    """
-    for term in objective.terms:
-        if term.kind == "channel_batch" and len(term.channels) == count:
-            return [f"{term.layer}:{c}" for c in term.channels]
-    first = objective.terms[0]
-    name = first.layer
-    if getattr(first, "channels", None):
-        name += ":" + ",".join(map(str, first.channels))
-    elif first.kind == "neuron":
-        name += f":{first.channel}@{first.x},{first.y}"
-    elif first.kind == "class":
-        name = f"class:{first.unit}"
-    return [name] if count == 1 else [f"{name} #{i + 1}" for i in range(count)]
-
-
-def _sheet(pictures, titles, cell: int):
-    from kdream.sheets import contact_sheet
-
-    return contact_sheet(list(pictures), titles, cell)
 
 
 def _slug(args, recipe) -> str:
