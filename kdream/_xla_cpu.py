@@ -19,7 +19,6 @@ Together one 512 px step (mixed3 + mixed5) goes from 323 to 240 ms.
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import ops
 
 
@@ -70,14 +69,17 @@ class SlicedAveragePooling2D(keras.layers.AveragePooling2D):
         padded = ops.pad(inputs, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]])
         sums = _window_reduce(padded, 1, pool_h, 1, ops.add)
         sums = _window_reduce(sums, 2, pool_w, 1, ops.add)
-        height, width = inputs.shape[1], inputs.shape[2]
-        counts = np.outer(_window_counts(height, pool_h), _window_counts(width, pool_w))
-        return sums / ops.convert_to_tensor(counts[None, :, :, None].astype("float32"))
+        height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
+        counts = _window_counts(height, pool_h)[:, None] * _window_counts(width, pool_w)[None, :]
+        return sums / ops.cast(counts, inputs.dtype)[None, :, :, None]
 
 
 def _window_reduce(tensor, axis: int, window: int, stride: int, combine):
-    """Combine the ``window`` strided slices along ``axis`` (valid windows only)."""
-    count = (tensor.shape[axis] - window) // stride + 1
+    """Combine the ``window`` strided slices along ``axis`` (valid windows only).
+
+    The length may be unknown while tracing (TensorFlow traces images of any size once):
+    ``ops.shape`` gives it as a tensor then, and the slices take tensor bounds."""
+    count = (ops.shape(tensor)[axis] - window) // stride + 1
     result = None
     for offset in range(window):
         index = [slice(None)] * len(tensor.shape)
@@ -87,11 +89,12 @@ def _window_reduce(tensor, axis: int, window: int, stride: int, combine):
     return result
 
 
-def _window_counts(length: int, window: int) -> np.ndarray:
-    """How many in-range positions a centred ``window`` covers at each position."""
+def _window_counts(length, window: int):
+    """How many in-range positions a centred ``window`` covers at each position (int32;
+    ``length`` may be a tensor, see :func:`_window_reduce`)."""
     half = window // 2
-    positions = np.arange(length)
-    return np.minimum(positions + half, length - 1) - np.maximum(positions - half, 0) + 1
+    positions = ops.arange(length, dtype="int32")
+    return ops.minimum(positions + half, length - 1) - ops.maximum(positions - half, 0) + 1
 
 
 REPLACEMENTS = {
