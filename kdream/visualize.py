@@ -150,6 +150,17 @@ class Visualizer:
             return None
         return output._keras_history.operation.name  # no public accessor in Keras
 
+    def default_settings(self) -> VisualizeSettings:
+        """:class:`VisualizeSettings` defaults, at the one size a fixed-size network (an
+        own model with a classifier head, say) takes once the transforms have padded the
+        picture."""
+        settings = VisualizeSettings()
+        fixed = self.dreamer.spec.fixed_hw
+        if fixed is None:
+            return settings
+        grow = settings.transforms.output_hw((0, 0))[0]
+        return settings.replace(size=int(fixed[0]) - grow)
+
     def objective(self, objective: Objective | str) -> Objective:
         """``objective`` itself, or parsed from text (``"mixed4:97 - 0.5*mixed3:12"``)."""
         if isinstance(objective, Objective):
@@ -279,6 +290,7 @@ class _CompiledStep:
             pre_activation=settings.pre_activation,
         )
         param, transforms = settings.image_param(), settings.transforms
+        self.size = settings.size
         self.base_count = len(param.bases())
         self.data_keys = objective.data_keys
         names, base_count = self.extractor.layer_names, self.base_count
@@ -315,8 +327,10 @@ class _CompiledStep:
         image too small for its layers."""
         check_layer_names(self.model, objective.layer_names, self.spec)
         if self.spec.fixed_hw is not None and tuple(input_hw) != tuple(self.spec.fixed_hw):
+            fitting = self.spec.fixed_hw[0] - (int(input_hw[0]) - self.size)
             raise ValueError(
-                f"size: {self.spec.display_name} takes {self.spec.fixed_hw[0]} px inputs only"
+                f"size: {self.spec.display_name} takes {self.spec.fixed_hw[0]} px inputs only; "
+                f"with these transforms that is --size {fitting}"
             )
         # A classifier's head has no positions: only spatial outputs bound the size.
         spatial = all(len(output.shape) == 4 for output in self.extractor.model.outputs)

@@ -159,6 +159,28 @@ def test_class_pictures_make_a_trained_classifier_sure_of_their_class(classifier
     assert model.predict(picture.astype("float32") / 255, verbose=0)[0, 2] >= 0.9
 
 
+def test_a_keras_applications_network_with_its_head_visualises_classes(tmp_path, capsys):
+    """keras.applications with include_top, saved as a .keras file, is an own model with a
+    head: --class works on it, at the one size its fixed input takes once the transforms
+    pad the picture, and another size is refused with the size that fits."""
+    network = keras.applications.MobileNetV2(
+        input_shape=(96, 96, 3), alpha=0.35, include_top=True, weights=None, classes=10
+    )
+    path = tmp_path / "mobilenet_head.keras"
+    network.save(path)
+    visualizer = Visualizer(model=str(path), input_range=(-1.0, 1.0))
+    settings = visualizer.default_settings().replace(steps=2)
+    grow = settings.transforms.output_hw((0, 0))[0]
+    assert settings.size == 96 - grow
+    pictures = visualizer.render(class_logit(visualizer.head_layer, 7), settings)
+    assert pictures.shape == (1, 96 - grow, 96 - grow, 3)
+    common = ["visualize", "--model", str(path), "--input-range=-1,1", "--class", "7"]
+    out = tmp_path / "c7.png"
+    assert main([*common, "--steps", "1", "--size", "96", "-o", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(f"that is --size {96 - grow}") and not out.exists()
+
+
 def test_sheet_cells_are_titled_layer_channel_in_a_grid(tmp_path, capsys):
     sheet = tmp_path / "sheet.png"
     code = main([

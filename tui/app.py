@@ -443,14 +443,14 @@ class KdreamApp(App[int]):
     def _start_visualising(self, objective_text: str | None) -> None:
         if objective_text is None or self.dreaming:
             return
-        from kdream.visualize import VisualizeSettings
-
         self.visualised = objective_text
         self.running = "visualisation"
         seed, errors = check_fields(self.base_config, {"seed": self.params.texts()["seed"]})
-        settings = (self.visualize_settings or VisualizeSettings()).replace(
-            seed=seed.get("seed", 0) if not errors else 0
+        defaults = (
+            self.visualize_settings
+            or self.holder.visualizer(self.params.weights).default_settings()
         )
+        settings = defaults.replace(seed=seed.get("seed", 0) if not errors else 0)
         self.result = None
         self.dreaming = True
         self._cancel = threading.Event()

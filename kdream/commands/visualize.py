@@ -172,13 +172,14 @@ def _class_objective(visualizer, units: tuple[int, ...]):
 def _plan(args, recipe, described, visualizer):
     """(objective, settings, sheet cell size) from the recipe or the flags."""
     from kdream.objectives import diversity
-    from kdream.visualize import VisualizeSettings, settings_from_recipe
+    from kdream.visualize import settings_from_recipe
 
     if recipe is not None:
         objective, settings = settings_from_recipe(recipe)
         cell = (recipe.get("sheet") or {}).get("cell")
     else:
-        objective, settings, cell = described(visualizer), VisualizeSettings(), None
+        objective, settings = described(visualizer), visualizer.default_settings()
+        cell = None
         if args.diversity is not None and args.diversity > 1:
             weight = args.diversity_weight
             weight = DEFAULT_DIVERSITY_WEIGHT if weight is None else weight
