@@ -19,7 +19,14 @@ from keras import ops
 from kdream import _backend
 from kdream.ascent import PIXELS, Adam, AscentStep, draw_shift, sigma_at
 from kdream.config import DreamConfig
-from kdream.models import FeatureExtractor, ModelSpec, model_spec, to_model_range, to_uint8
+from kdream.models import (
+    FeatureExtractor,
+    ModelSpec,
+    check_channel_indices,
+    model_spec,
+    to_model_range,
+    to_uint8,
+)
 from kdream.objectives import Objective, from_config
 from kdream.octaves import next_octave_image, octave_sizes, resize
 from kdream.precision import building_in
@@ -246,15 +253,7 @@ class Dreamer:
 def _check_channels(objective: Objective, model) -> None:
     """Channel indices past a layer's channel count: one clear error, not a graph error."""
     for term in objective.terms:
-        if not getattr(term, "channels", None):
-            continue
-        count = int(model.get_layer(term.layer).output.shape[-1])
-        too_big = [c for c in getattr(term, "channels", None) or () if c >= count]
-        if too_big:
-            raise ValueError(
-                f"channels: {term.layer} has {count} channels (0..{count - 1}); "
-                f"got {', '.join(map(str, too_big))}"
-            )
+        check_channel_indices(model, term.layer, getattr(term, "channels", None))
 
 
 def _is_set(cancel) -> bool:

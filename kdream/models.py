@@ -322,6 +322,25 @@ def check_layer_names(model: keras.Model, names, spec: ModelSpec | None = None) 
         )
 
 
+def check_channel_indices(model: keras.Model, layer: str, indices) -> None:
+    """Raise ``ValueError`` (one line) for channel indices past ``layer``'s channel count:
+    a clear error instead of a graph error deep in the step.
+
+    Example:
+        >>> check_channel_indices(bare_inception(), "mixed4", [97, 900])  # doctest: +SKIP
+        ValueError: channels: mixed4 has 768 channels (0..767); got 900
+    """
+    if not indices:
+        return
+    count = int(model.get_layer(layer).output.shape[-1])
+    too_big = [index for index in indices if index >= count]
+    if too_big:
+        raise ValueError(
+            f"channels: {layer} has {count} channels (0..{count - 1}); "
+            f"got {', '.join(map(str, too_big))}"
+        )
+
+
 def weights_sha256(model: keras.Model) -> str:
     """sha256 over every weight's bytes in ``model.weights`` order: names the weights in a
     recipe where there is no file to hash (Keras' own download, a model built in memory)."""

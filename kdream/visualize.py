@@ -30,7 +30,12 @@ from keras import ops
 from kdream import _backend
 from kdream.adam import adam_ascent
 from kdream.dreamer import DreamCancelled, Dreamer, Progress, _is_set
-from kdream.models import FeatureExtractor, check_layer_names, spatial_size
+from kdream.models import (
+    FeatureExtractor,
+    check_channel_indices,
+    check_layer_names,
+    spatial_size,
+)
 from kdream.objective_text import parse_objective
 from kdream.objectives import (
     CHANNEL_SELECTION,
@@ -338,16 +343,10 @@ class _CompiledStep:
         if min(input_hw) < minimum:
             raise ValueError(f"size: these layers need images of at least {minimum} px")
         for term in objective.terms:
-            count = int(self.model.get_layer(term.layer).output.shape[-1])
             indices = list(getattr(term, "channels", None) or ())
             indices += [term.channel] if isinstance(term, NeuronTerm) else []
             indices += [term.unit] if isinstance(term, ClassTerm) else []
-            too_big = [c for c in indices if c >= count]
-            if too_big:
-                raise ValueError(
-                    f"channels: {term.layer} has {count} channels (0..{count - 1}); "
-                    f"got {', '.join(map(str, too_big))}"
-                )
+            check_channel_indices(self.model, term.layer, indices)
             if isinstance(term, NeuronTerm):
                 self._check_position(term, input_hw)
 
