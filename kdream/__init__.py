@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib
 
+from kdream import _backend
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -46,6 +48,8 @@ _LAZY = {
 }
 
 __all__ = sorted([*_LAZY, "__version__", "dream"])
+
+_backend.set_framework_defaults()  # before any framework loads
 
 
 def __getattr__(name: str):

@@ -2,8 +2,9 @@
 
 Everything else in kdream speaks ``keras.ops``. Here live the two things Keras 3
 does not abstract: the gradient of the objective with respect to the *input*
-image, and how functions are compiled. Frameworks are imported lazily, inside
-the functions that need them, so importing kdream never loads the others.
+image, and how functions are compiled. Frameworks (Keras included) are imported
+lazily, inside the functions that need them, so importing kdream never loads the others
+and :func:`set_framework_defaults` runs before any of them.
 """
 
 from __future__ import annotations
@@ -11,14 +12,34 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import math
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import keras
+if TYPE_CHECKING:
+    import keras
+
+SYSTEM_ALLOCATOR_ENV = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
+
+
+def set_framework_defaults() -> None:
+    """Settings a framework reads once, when it first allocates: set before it loads
+    (``kdream/__init__.py`` calls this); a value the user set is kept.
+
+    TensorFlow's oneDNN CPU allocator pools every buffer over 256 KiB in a BFC arena that
+    grows by doubling and never shrinks: a 4096 px step's image-sized buffers (192 MiB
+    each) left a 2.8 GiB process. With the system allocator, glibc maps them on their
+    own and unmaps them when freed, and :func:`release_host_memory` returns the tile
+    batch's activations after the network pass (4096 px: 2.1 GiB).
+    """
+    os.environ.setdefault(SYSTEM_ALLOCATOR_ENV, "1")
 
 
 def name() -> str:
     """The active Keras backend: ``"tensorflow"``, ``"jax"`` or ``"torch"``."""
+    import keras
+
     return keras.backend.backend()
 
 
@@ -179,6 +200,8 @@ def fast_model(model: keras.Model) -> keras.Model:
     """
     if name() != "jax" or not _jax_on_cpu():
         return model
+    import keras
+
     from kdream import _xla_cpu
 
     return keras.models.clone_model(model, clone_function=_xla_cpu.replace_layer)
@@ -207,33 +230,47 @@ GLIBC_MMAP_THRESHOLD_MAX = 32 * 2**20
 
 
 def release_host_memory(image_sized, collect_cycles: bool = False) -> None:
-    """On torch on a CPU, give the memory a large step's temporaries used back to the OS.
+    """On a CPU, give the memory a large step's temporaries used back to the OS.
 
-    Torch allocates host tensors with plain ``malloc``, and glibc soon raises its mmap
+    Torch, and TensorFlow with the system allocator (:func:`set_framework_defaults`),
+    allocate host tensors with plain ``malloc``, and glibc soon raises its mmap
     threshold up to 32 MiB: the activations of a tile batch (~1 GiB at 2 x 512 px) come
     from the heap, which keeps their pages once they are freed. Image-sized buffers
     larger than that cannot reuse those pages, so without a trim a 4096 px step counts
-    every one of them on top of the ~1 GiB (3.4 instead of 2.2 GiB peak).
+    every one of them on top of the ~1 GiB (torch: 3.4 instead of 2.2 GiB peak).
 
-    ``collect_cycles`` first runs a full garbage collection. Keras' torch backend
-    flattens structures with torch's pytree, whose recursive closures form reference
-    cycles; some outlive the young-generation collections and keep a step's tensors
-    alive until a rare full one: +200-400 MiB a step at 4096 px.
+    ``collect_cycles`` first runs a full garbage collection on torch. Keras' torch
+    backend flattens structures with torch's pytree, whose recursive closures form
+    reference cycles; some outlive the young-generation collections and keep a step's
+    tensors alive until a rare full one: +200-400 MiB a step at 4096 px.
 
     Only when ``image_sized`` (a tensor the size of the buffers to come) is over the
     threshold: smaller buffers reuse the heap, a trim costs the next tile batch page
-    faults (~0.3 s) and a full collection ~170 ms. TensorFlow and XLA pool their own
-    memory.
+    faults (~0.3 s) and a full collection ~170 ms. XLA pools its own memory.
     """
-    if name() != "torch" or image_sized.device.type != "cpu":
+    if not _host_tensors_from_malloc(image_sized):
         return
-    if image_sized.numel() * image_sized.element_size() <= GLIBC_MMAP_THRESHOLD_MAX:
+    import keras
+    import numpy as np
+
+    itemsize = np.dtype(keras.backend.standardize_dtype(image_sized.dtype)).itemsize
+    if math.prod(image_sized.shape) * itemsize <= GLIBC_MMAP_THRESHOLD_MAX:
         return
-    if collect_cycles:
+    if collect_cycles and name() == "torch":
         gc.collect()
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def _host_tensors_from_malloc(tensor) -> bool:
+    backend = name()
+    if backend == "torch":
+        return tensor.device.type == "cpu"
+    if backend == "tensorflow":
+        on_cpu = "CPU" in (tensor.device or "CPU:0").upper()
+        return on_cpu and os.environ.get(SYSTEM_ALLOCATOR_ENV, "").lower() in ("1", "true")
+    return False
 
 
 @functools.cache
@@ -257,6 +294,7 @@ def roll_shift(shift: tuple[int, int]):
     """
     if name() == "torch":
         return tuple(int(s) for s in shift)
+    import keras
     import numpy as np
 
     return keras.ops.convert_to_tensor(np.asarray(shift, dtype="int32"))

@@ -117,6 +117,7 @@ class AscentStep:
             shared = data.shared
             per_tile = data.for_tiles(layout, shift_key, shift, config.tile_batch)
         values, tile_grads = self.tile_gradients(tiles, config.tile_batch, shared, per_tile)
+        del tiles  # an image's worth of memory, not needed while pasting
         return values, self._compiled("paste", layout)(tile_grads, shift)
 
     def cut(self, image, layout: TileLayout, shift):

@@ -160,7 +160,8 @@ class Dreamer:
         original = to_model_range(self.pixels_for_model(image))
         objective = objective or from_config(config)
         step = self.ascent_step(objective)
-        sizes = self.octave_sizes(original.shape[:2], config, objective)
+        full_hw = original.shape[:2]
+        sizes = self.octave_sizes(full_hw, config, objective)
         check_reference_sizes(objective, step.min_side)
         rng = np.random.default_rng(config.seed)
         total_work = sum(h * w for h, w in sizes) * config.steps
@@ -174,6 +175,8 @@ class Dreamer:
                 base = new_base
             device_image = ops.convert_to_tensor(current)
             data = self._octave_data(step, objective, original, size)
+            if octave == len(sizes) - 1:  # no host copy is read again: free them (a 4096 px
+                original = first = base = current = None  # photo's floats are 192 MiB each)
             adam = optimizer.start(device_image) if optimizer is not None else None
             for index in range(config.steps):
                 if _is_set(cancel):
@@ -199,7 +202,8 @@ class Dreamer:
                         )
                     )
             current = ops.convert_to_numpy(device_image)
-        dreamed = to_uint8(resize(current, original.shape[:2]))
+            device_image = None  # the host copy replaces it (image-sized buffers add up)
+        dreamed = to_uint8(resize(current, full_hw))
         return dreamed[..., 0] if self.spec.channels == 1 else dreamed
 
     @staticmethod

@@ -1,8 +1,11 @@
-"""When a step hands memory back: torch on a CPU, image-sized buffers over glibc's mmap
-threshold only (below it, later buffers reuse the heap and a release would cost time)."""
+"""When a step hands memory back: torch, and TensorFlow with the system allocator, on a
+CPU, image-sized buffers over glibc's mmap threshold only (below it, later buffers reuse
+the heap and a release would cost time)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -34,15 +37,36 @@ def tensor_of(megabytes: int):
     return ops.zeros((side, side, 3), dtype="float32")
 
 
-def test_large_torch_images_release_and_small_ones_do_not(releases):
+def test_large_images_release_and_small_ones_do_not(releases):
     _backend.release_host_memory(tensor_of(8), collect_cycles=True)
     assert releases == {"collect": 0, "trim": 0}
     _backend.release_host_memory(tensor_of(48))
     _backend.release_host_memory(tensor_of(48), collect_cycles=True)
     if _backend.name() == "torch":
         assert releases == {"collect": 1, "trim": 2}
-    else:  # TensorFlow and XLA pool their own memory
+    elif _backend.name() == "tensorflow":  # the system allocator (kdream's default)
+        assert os.environ[_backend.SYSTEM_ALLOCATOR_ENV] == "1"
+        assert releases == {"collect": 0, "trim": 2}
+    else:  # XLA pools its own memory
         assert releases == {"collect": 0, "trim": 0}
+
+
+def test_tensorflow_pooling_its_memory_is_not_trimmed(releases, monkeypatch):
+    monkeypatch.setenv(_backend.SYSTEM_ALLOCATOR_ENV, "0")
+    _backend.release_host_memory(tensor_of(48))
+    assert releases["trim"] == (1 if _backend.name() == "torch" else 0)
+
+
+@pytest.mark.parametrize("preset", [None, "0"])
+def test_importing_kdream_sets_the_allocator_default_and_keeps_the_users(preset):
+    env = {k: v for k, v in os.environ.items() if k != _backend.SYSTEM_ALLOCATOR_ENV}
+    if preset is not None:
+        env[_backend.SYSTEM_ALLOCATOR_ENV] = preset
+    code = "import os, kdream; print(os.environ['TF_ONEDNN_USE_SYSTEM_ALLOCATOR'])"
+    shown = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == (preset or "1")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc is Linux's")

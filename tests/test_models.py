@@ -28,6 +28,7 @@ from kdream.models import (
     range_mapping,
     spatial_size,
     to_model_range,
+    to_uint8,
 )
 from tests.test_cli import kdream
 
@@ -78,6 +79,21 @@ def mapped(mapping: PixelMapping | None, pixels: np.ndarray) -> np.ndarray:
     if mapping is None:
         return dream_pixels
     return ops.convert_to_numpy(mapping(dream_pixels))
+
+
+def test_pixel_range_conversions_round_trip_and_round_to_nearest():
+    pixels = uint8_pixels((64, 48, 3))
+    dream_pixels = to_model_range(pixels)
+    assert dream_pixels.dtype == np.float32
+    assert dream_pixels.min() == -1.0 and dream_pixels.max() == 1.0
+    np.testing.assert_array_equal(to_uint8(dream_pixels), pixels)
+    # Out-of-range values clip; a value 0.4 of a level off rounds back to that level.
+    nudged = dream_pixels + np.float32(0.4 / 127.5) * np.sign(dream_pixels - 0.1)
+    np.testing.assert_array_equal(to_uint8(nudged), pixels)
+    assert to_uint8(np.float32([-3.0, 3.0])).tolist() == [0, 255]
+    before = dream_pixels.copy()
+    to_uint8(dream_pixels)
+    np.testing.assert_array_equal(dream_pixels, before)  # the input is left as it was
 
 
 # --------------------------------------------------------------------------- the networks
