@@ -294,9 +294,14 @@ def target_lines(run: Run) -> list[str]:
                 )
     lines += whole_process_lines(run)
     for backend in run.backends():
+        # The growing-photo cases only (other rows, e.g. a video's, record a peak too).
         memory = sorted(
-            (r for r in run.results if r.backend == backend and "peak_rss_mib" in r.info),
-            key=lambda r: r.info.get("peak_rss_mib", 0.0),
+            (
+                r
+                for r in run.results
+                if r.backend == backend and "peak_rss_mib" in r.info and _side_of(r.case)
+            ),
+            key=lambda r: _side_of(r.case),
         )
         if not memory:
             continue

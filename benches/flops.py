@@ -29,16 +29,29 @@ def conv_layers(model: keras.Model) -> list[keras.layers.Conv2D]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
+def network_of(model: keras.Model) -> keras.Model:
+    """The model whose layers are the convolutions: ``model``, or the one network nested in
+    it (torch's channels-first rebuild wraps it between two permutations)."""
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not conv_layers(model) and len(nested) == 1:
+        return network_of(nested[0])
+    return model
+
+
 @functools.lru_cache(maxsize=64)
 def _forward_macs_cached(model: keras.Model, tile_hw: tuple[int, int]) -> int:
-    layers = conv_layers(model)
+    network = network_of(model)
+    layers = conv_layers(network)
+    channels_first = layers[0].data_format == "channels_first"
     # One symbolic pass (no computation) gives every convolution's output shape at this size.
-    probe = keras.Model(model.input, [layer.output for layer in layers])
-    specs = probe.compute_output_spec(keras.KerasTensor((1, tile_hw[0], tile_hw[1], 3)))
+    probe = keras.Model(network.input, [layer.output for layer in layers])
+    image = (1, 3, *tile_hw) if channels_first else (1, *tile_hw, 3)
+    specs = probe.compute_output_spec(keras.KerasTensor(image))
     total = 0
     for layer, spec in zip(layers, specs):
         kernel_h, kernel_w, in_channels, out_channels = (int(n) for n in layer.kernel.shape)
-        out_h, out_w = int(spec.shape[1]), int(spec.shape[2])
+        spatial = spec.shape[2:4] if channels_first else spec.shape[1:3]
+        out_h, out_w = (int(n) for n in spatial)
         total += out_h * out_w * out_channels * kernel_h * kernel_w * in_channels
     return total
 

@@ -11,8 +11,8 @@ as long as the 50 convolutions. Built channels-first, the network's tensors stay
 The rebuilt model takes and returns the same channels-last tensors as the original (one
 permutation at the input, one per output) and computes the same function with the same
 weights (copied: the layers are new). Only graphs made of the layers below are rebuilt
-(InceptionV3, VGG, most keras.applications convolutional parts); any other comes back
-unchanged.
+(InceptionV3, VGG, ResNet, DenseNet); any other (depthwise or separable convolutions,
+squeeze-and-excitation, a user's own layers) comes back unchanged.
 
 Example:
     >>> fast = channels_first(extractor_model)     # doctest: +SKIP

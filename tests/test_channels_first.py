@@ -85,6 +85,37 @@ def test_channels_first_computes_the_same_values_and_gradients(inception, pre_ac
     np.testing.assert_allclose(grads, plain_grads, rtol=1e-4, atol=1e-5 * np.abs(plain_grads).max())
 
 
+def residual_network() -> keras.Model:
+    """ResNet's layer kinds: zero padding, strided convolution, batch norm, a sum, pooling."""
+    inputs = keras.Input((None, None, 3))
+    padded = keras.layers.ZeroPadding2D(((1, 2), (0, 1)))(inputs)
+    trunk = keras.layers.Conv2D(8, 3, strides=2, name="trunk")(padded)
+    normed = keras.layers.BatchNormalization(name="norm")(trunk)
+    branch = keras.layers.Conv2D(8, 1, padding="same", name="branch")(normed)
+    summed = keras.layers.Add()([keras.layers.ReLU()(normed), branch])
+    pooled = keras.layers.MaxPooling2D(2)(summed)
+    network = keras.Model(inputs, [pooled, keras.layers.Activation("relu")(branch)])
+    rng = np.random.default_rng(5)
+    network.set_weights(
+        [rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in network.get_weights()]
+    )
+    return network
+
+
+def test_residual_layers_convert_to_the_same_function():
+    network = residual_network()
+    images = np.random.default_rng(6).uniform(-1, 1, (2, 23, 30, 3)).astype("float32")
+    assert _channels_first.convertible(network)
+    if not CHANNELS_FIRST_ON_CPU:
+        assert _backend.fast_model(network) is network
+        return
+    rebuilt = _channels_first.channels_first(network)
+    for expected, actual in zip(network(images), rebuilt(images)):
+        expected, actual = ops.convert_to_numpy(expected), ops.convert_to_numpy(actual)
+        assert actual.shape == expected.shape
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
 def test_rebuilt_weights_are_copies_of_the_originals(inception):
     plain = keras.Model(inception.input, inception.get_layer("mixed0").output)
     if not CHANNELS_FIRST_ON_CPU:
