@@ -111,7 +111,7 @@ class AscentStep:
         layout = self.tile_layout(tuple(int(d) for d in image.shape[:2]), config)
         shift_key = tuple(int(s) for s in shift)
         shift = _backend.roll_shift(shift)
-        tiles = self._compiled("cut", layout)(image, shift)
+        tiles = self.cut(image, layout, shift)
         shared, per_tile = {}, {}
         if data is not None:
             shared = data.shared

@@ -24,8 +24,10 @@ from kdream.models import (
     ModelSpec,
     check_channel_indices,
     model_spec,
+    rgb_picture,
     to_model_range,
     to_uint8,
+    uint8_picture,
 )
 from kdream.objectives import Objective, from_config
 from kdream.octaves import next_octave_image, octave_sizes, resize
@@ -221,9 +223,9 @@ class Dreamer:
         """A uint8 picture (H, W), (H, W, 1) or (H, W, 3) as (H, W, channels) for the model:
         a gray network gets the photo's luminance (ITU-R 601, as Pillow's ``L``), an RGB
         network gets a gray photo repeated three times."""
-        image = _check_image(image)
         if self.spec.channels == 3:
-            return image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1)
+            return rgb_picture(image)
+        image = uint8_picture(image)
         if image.shape[-1] == 1:
             return image
         luma = image.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
@@ -266,15 +268,3 @@ def _is_set(cancel) -> bool:
     if hasattr(cancel, "is_set"):
         return bool(cancel.is_set())
     return bool(cancel())
-
-
-def _check_image(image) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 3) or image.dtype != np.uint8:
-        raise ValueError(
-            "image: expected a uint8 array of shape (H, W, 3), (H, W, 1) or (H, W), "
-            f"got {image.dtype} {image.shape}"
-        )
-    return image

@@ -51,6 +51,26 @@ class ModelError(ValueError):
     layers): the message is one line for the user."""
 
 
+def uint8_picture(pixels, label: str = "image") -> np.ndarray:
+    """A uint8 picture (H, W), (H, W, 1) or (H, W, 3) as (H, W, channels); anything else is
+    refused with one line naming ``label``."""
+    picture = np.asarray(pixels)
+    if picture.ndim == 2:
+        picture = picture[..., None]
+    if picture.ndim != 3 or picture.shape[-1] not in (1, 3) or picture.dtype != np.uint8:
+        raise ValueError(
+            f"{label}: expected a uint8 array of shape (H, W, 3), (H, W, 1) or (H, W), "
+            f"got {picture.dtype} {picture.shape}"
+        )
+    return picture
+
+
+def rgb_picture(pixels, label: str = "image") -> np.ndarray:
+    """:func:`uint8_picture` as (H, W, 3): a gray picture repeated three times."""
+    picture = uint8_picture(pixels, label)
+    return picture if picture.shape[-1] == 3 else np.repeat(picture, 3, axis=-1)
+
+
 def to_model_range(pixels_uint8: np.ndarray) -> np.ndarray:
     """uint8 pixels -> float32 in [-1, 1], the dream's working range."""
     image = pixels_uint8.astype(np.float32)

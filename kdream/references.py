@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 from keras import ops
 
-from kdream.models import to_model_range
+from kdream.models import rgb_picture, to_model_range
 from kdream.octaves import resize
 
 
@@ -53,7 +53,7 @@ class ReferenceImage:
             >>> ReferenceImage.of(np.zeros((8, 8, 3), np.uint8)).pixels.shape
             (8, 8, 3)
         """
-        pixels = _rgb_uint8(pixels)
+        pixels = np.ascontiguousarray(rgb_picture(pixels, "reference image"))
         digest = hashlib.sha256(repr(pixels.shape).encode())
         digest.update(pixels.tobytes())
         return cls(digest.hexdigest(), name, pixels)
@@ -85,18 +85,6 @@ class ReferenceImage:
             raise ValueError("recipe: a reference image needs its 64-digit 'sha256'")
         name = entry.get("name", "")
         return cls(sha256.lower(), name if isinstance(name, str) else "")
-
-
-def _rgb_uint8(pixels) -> np.ndarray:
-    pixels = np.asarray(pixels)
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    if pixels.ndim != 3 or pixels.shape[-1] not in (1, 3) or pixels.dtype != np.uint8:
-        raise ValueError(
-            f"reference image: expected uint8 (H, W, 3), got {pixels.dtype} {pixels.shape}"
-        )
-    pixels = pixels if pixels.shape[-1] == 3 else np.repeat(pixels, 3, axis=-1)
-    return np.ascontiguousarray(pixels)
 
 
 def references_of(objective) -> tuple[ReferenceImage, ...]:

@@ -37,8 +37,9 @@ from keras import ops
 
 from kdream.ascent import PIXELS, Adam
 from kdream.config import DreamConfig, _check_choice, _check_range
+from kdream.models import rgb_picture, to_model_range
 from kdream.objectives import Objective, _recipe_weight, register_term
-from kdream.references import ReferenceImage
+from kdream.references import OctaveData, ReferenceImage
 
 INITS = ("content", "noise")
 
@@ -390,13 +391,13 @@ class StyleTransfer:
     def prepare(self, content, styles):
         """The content at the output size, the style references at the same long side
         (luminance only when colours are preserved) and the objective."""
-        content = _rgb(content)
+        content = rgb_picture(content)
         self._check_sizes(content, styles)
         content = fit_long_side(content, self.config.size)
         references = []
         for style in styles:
             reference = style if isinstance(style, ReferenceImage) else ReferenceImage.of(style)
-            pixels = fit_long_side(_rgb(reference.pixels), self.config.size)
+            pixels = fit_long_side(rgb_picture(reference.pixels), self.config.size)
             if self.config.preserve_color:
                 pixels = luminance_like(pixels, content)
             references.append(dataclasses.replace(reference, pixels=pixels))
@@ -434,7 +435,7 @@ class StyleTransfer:
         cancel=None,
     ) -> np.ndarray:
         """The styled picture (uint8, long side ``config.size``)."""
-        original = _rgb(content)
+        original = rgb_picture(content)
         prepared, objective = self.prepare(original, styles)
         styled = self.dreamer.dream(
             prepared,
@@ -457,15 +458,13 @@ class StyleTransfer:
             >>> transfer.losses(picture, content, [style])["style"]  # doctest: +SKIP
             0.0123
         """
-        from kdream.models import to_model_range
-        from kdream.references import OctaveData
 
         unweighted = self.config.replace(content_weight=1.0, style_weight=1.0, tv_weight=1.0)
         prepared, objective = StyleTransfer(self.dreamer, unweighted).prepare(content, styles)
         step = self.dreamer.ascent_step(objective)
         original = to_model_range(prepared)
         data = OctaveData(step, original, 1.0, objective)
-        whole = ops.convert_to_tensor(to_model_range(_rgb(picture))[None])
+        whole = ops.convert_to_tensor(to_model_range(rgb_picture(picture))[None])
         activations = step.features(whole)
         content_data = step.features(ops.convert_to_tensor(original[None]))
         totals = {"content": 0.0, "style": 0.0, "tv": 0.0}
@@ -477,15 +476,6 @@ class StyleTransfer:
             value = term.evaluate(activations[term.layer], entry)
             totals[names[term.kind]] -= float(ops.convert_to_numpy(value)[0])
         return totals
-
-
-def _rgb(pixels) -> np.ndarray:
-    pixels = np.asarray(pixels)
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    if pixels.ndim != 3 or pixels.dtype != np.uint8 or pixels.shape[-1] not in (1, 3):
-        raise ValueError(f"image: expected uint8 (H, W, 3), got {pixels.dtype} {pixels.shape}")
-    return pixels if pixels.shape[-1] == 3 else np.repeat(pixels, 3, axis=-1)
 
 
 def style(content, style_images, *, weights="auto", model=None, **parameters) -> np.ndarray:
