@@ -68,7 +68,7 @@ def gradient_flops(model: keras.Model, tile_hw: tuple[int, int], tiles: int = 1)
 
 def step_flops(model: keras.Model, image_hw: tuple[int, int], tile_size: int) -> int:
     """FLOPs of one ascent step: every tile of kdream's layout (overlaps counted twice)."""
-    from kdream.tiling import TileLayout
+    from kdream.ascent.tiling import TileLayout
 
     layout = TileLayout.for_image(tuple(image_hw), tile_size)
     return gradient_flops(model, layout.tile_hw, layout.count)

@@ -18,23 +18,23 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from kdream import _backend
-from kdream.ascent import update
+from kdream import backend
+from kdream.ascent.smoothing import cascade_kernels, kernel_radius
+from kdream.ascent.step import update
+from kdream.ascent.tiling import TileLayout
 from kdream.config import DreamConfig
-from kdream.models import FeatureExtractor
-from kdream.objectives import Objective
-from kdream.smoothing import cascade_kernels, kernel_radius
-from kdream.tiling import TileLayout
+from kdream.models.extractor import FeatureExtractor
+from kdream.objectives.core import Objective
 
 
 def eager_input_gradient(model, objective_of_outputs):
     """``gradient(images) -> (values, d sum(values) / d images)``, never compiled."""
-    backend = _backend.name()
-    if backend == "tensorflow":
+    framework = backend.name()
+    if framework == "tensorflow":
         return _tensorflow_eager_gradient(model, objective_of_outputs)
-    if backend == "jax":
+    if framework == "jax":
         return _jax_eager_gradient(model, objective_of_outputs)
-    return _backend.input_gradient(model, objective_of_outputs)  # torch: already eager
+    return backend.input_gradient(model, objective_of_outputs)  # torch: already eager
 
 
 def _tensorflow_eager_gradient(model, objective_of_outputs):

@@ -18,7 +18,7 @@ import time
 import numpy as np
 from keras import ops
 
-from kdream import _backend
+from kdream import backend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +43,7 @@ def measure_matmul_roofline(side: int = 2048, repeats: int = 10) -> Roofline:
     rng = np.random.default_rng(0)
     left = ops.convert_to_tensor(rng.standard_normal((side, side), dtype=np.float32))
     right = ops.convert_to_tensor(rng.standard_normal((side, side), dtype=np.float32))
-    matmul = _backend.compile_function(lambda a, b: ops.matmul(a, b))
+    matmul = backend.compile_function(lambda a, b: ops.matmul(a, b))
     ops.convert_to_numpy(matmul(left, right))  # compile and warm the thread pool
     best = float("inf")
     for _ in range(repeats):

@@ -9,7 +9,7 @@ sums unrolled. Same result to float rounding (checked in ``test_smoothing.py``).
 
 from __future__ import annotations
 
-from kdream.smoothing import _blur_by_depthwise_conv, _blur_by_shifted_sums, reflect_padded
+from kdream.ascent.smoothing import _blur_by_depthwise_conv, _blur_by_shifted_sums, reflect_padded
 
 
 def smooth_depthwise_conv(image, kernels):

@@ -34,10 +34,11 @@ def main(argv=None) -> dict:
     from keras import ops
 
     import kdream
-    from kdream import DreamConfig, models, weights
+    from kdream import DreamConfig, weights
+    from kdream.network.build import new_inception
 
     phase("import")
-    network = models.new_inception()
+    network = new_inception()
     phase("build")
     weights.load_into(network, weights.resolve_weights(args.weights))
     phase("weights")

@@ -16,7 +16,7 @@ from benches.flops import step_flops
 from benches.naive import NaiveStep
 from benches.recording import measure
 from kdream import DreamConfig
-from kdream.ascent import draw_shift
+from kdream.ascent.step import draw_shift
 
 CONFIG = DreamConfig()
 

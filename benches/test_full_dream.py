@@ -24,7 +24,7 @@ import pytest
 from benches.flops import dream_flops, gradient_flops
 from benches.recording import measure
 from kdream import DreamConfig
-from kdream.models import to_model_range
+from kdream.pixels import to_model_range
 
 
 def photo(side: int) -> np.ndarray:

@@ -10,8 +10,8 @@ from keras import ops
 from benches.recording import measure
 from benches.smoothing_alternatives import smooth_depthwise_conv, smooth_shifted_sums
 from benches.test_ascent_step import device_image
-from kdream import DreamConfig, _backend
-from kdream.smoothing import CASCADE, cascade_kernels, kernel_radius, smooth
+from kdream import DreamConfig, backend
+from kdream.ascent.smoothing import CASCADE, cascade_kernels, kernel_radius, smooth
 
 IMPLEMENTATIONS = {
     "kdream": smooth,
@@ -35,8 +35,8 @@ def test_smoothing(benchmark, roofline, settings, implementation):
     radius = kernel_radius(DreamConfig().smoothing)
     image = device_image(side)
     kernels = ops.convert_to_tensor(cascade_kernels(DreamConfig().smoothing, radius))
-    compiled = _backend.compile_function(IMPLEMENTATIONS[implementation])
-    reference = _backend.compile_function(smooth)
+    compiled = backend.compile_function(IMPLEMENTATIONS[implementation])
+    reference = backend.compile_function(smooth)
     np.testing.assert_allclose(
         ops.convert_to_numpy(compiled(image, kernels)),
         ops.convert_to_numpy(reference(image, kernels)),

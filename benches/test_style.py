@@ -13,7 +13,7 @@ import pytest
 
 from benches.recording import measure
 from benches.test_full_dream import photo
-from kdream.style import StyleConfig, StyleTransfer
+from kdream.techniques.style import StyleConfig, StyleTransfer
 
 
 def style_config(settings) -> StyleConfig:

@@ -14,7 +14,7 @@ import pytest
 
 from benches.recording import measure
 from kdream import DreamConfig
-from kdream.motion import VIDEO_RECIPE, MotionConfig, video_frames
+from kdream.techniques.motion.sequence import VIDEO_RECIPE, MotionConfig, video_frames
 
 SIZES = {"512 px": (288, 512), "720p": (720, 1280)}
 

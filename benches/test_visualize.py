@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from benches.recording import measure
-from kdream.objectives import channel_batch
-from kdream.visualize import Visualizer, VisualizeSettings
+from kdream.objectives.visual import channel_batch
+from kdream.techniques.visualize.render import Visualizer, VisualizeSettings
 
 LAYER = "mixed4"
 SHEET_CHANNELS = tuple(range(16))

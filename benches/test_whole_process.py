@@ -36,9 +36,10 @@ import pytest
 
 from benches.recording import measure
 from kdream import DreamConfig, Dreamer
-from kdream.imageio import load_image, load_sample, resize_rgb
-from kdream.models import to_model_range
-from kdream.precision import resolve
+from kdream.io.images.loading import load_image, load_sample
+from kdream.network.precision import resolve
+from kdream.pixels import resize as resize_rgb
+from kdream.pixels import to_model_range
 
 BENCHES = Path(__file__).resolve().parent
 TUTORIAL_PYTHON_ENV = "KDREAM_BENCH_TUTORIAL_PYTHON"
@@ -56,9 +57,9 @@ def tutorial_python() -> str | None:
 
 def weights_file() -> str | None:
     """The 2015 weights from kdream's cache, or None (then both sides run random weights)."""
-    from kdream.weights import _cached_inception2015
+    from kdream.weights.inception2015 import cached_inception2015
 
-    cached = _cached_inception2015()
+    cached = cached_inception2015()
     return str(cached.path) if cached else None
 
 

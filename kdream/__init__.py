@@ -15,41 +15,40 @@ from __future__ import annotations
 
 import importlib
 
-from kdream import _backend
-
-__version__ = "0.1.0"
+from kdream import backend
+from kdream.recipe import __version__ as __version__
 
 _LAZY = {
     "DreamConfig": "kdream.config",
-    "DreamCancelled": "kdream.dreamer",
-    "Dreamer": "kdream.dreamer",
-    "Progress": "kdream.dreamer",
-    "ModelSpec": "kdream.models",
-    "model_spec": "kdream.models",
-    "Objective": "kdream.objectives",
-    "channel": "kdream.objectives",
-    "layer": "kdream.objectives",
-    "layers": "kdream.objectives",
-    "guide": "kdream.guide",
-    "style": "kdream.style",
-    "StyleConfig": "kdream.style",
-    "StyleTransfer": "kdream.style",
-    "neuron": "kdream.objectives",
-    "class_logit": "kdream.objectives",
-    "channel_batch": "kdream.objectives",
-    "diversity": "kdream.objectives",
-    "parse_objective": "kdream.objective_text",
-    "visualize": "kdream.visualize",
-    "Visualizer": "kdream.visualize",
-    "VisualizeSettings": "kdream.visualize",
-    "MotionConfig": "kdream.motion",
-    "video": "kdream.motion",
-    "zoom": "kdream.motion",
+    "DreamCancelled": "kdream.ascent.dreamer",
+    "Dreamer": "kdream.ascent.dreamer",
+    "Progress": "kdream.ascent.dreamer",
+    "ModelSpec": "kdream.models.spec",
+    "model_spec": "kdream.models.factory",
+    "Objective": "kdream.objectives.core",
+    "channel": "kdream.objectives.core",
+    "layer": "kdream.objectives.core",
+    "layers": "kdream.objectives.core",
+    "guide": "kdream.objectives.guide",
+    "neuron": "kdream.objectives.visual",
+    "class_logit": "kdream.objectives.visual",
+    "channel_batch": "kdream.objectives.visual",
+    "diversity": "kdream.objectives.visual",
+    "parse_objective": "kdream.objectives.text",
+    "style": "kdream.techniques.style",
+    "StyleConfig": "kdream.techniques.style",
+    "StyleTransfer": "kdream.techniques.style",
+    "visualize": "kdream.techniques.visualize.render",
+    "Visualizer": "kdream.techniques.visualize.render",
+    "VisualizeSettings": "kdream.techniques.visualize.render",
+    "MotionConfig": "kdream.techniques.motion.sequence",
+    "video": "kdream.techniques.motion.sequence",
+    "zoom": "kdream.techniques.motion.sequence",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "dream"])
 
-_backend.set_framework_defaults()  # before any framework loads
+backend.set_framework_defaults()  # before any framework loads
 
 
 def __getattr__(name: str):
@@ -71,8 +70,8 @@ def dream(image, config=None, *, weights="auto", model=None, input_range=None, *
         >>> out.shape, out.dtype
         ((80, 80, 3), dtype('uint8'))
     """
+    from kdream.ascent.dreamer import Dreamer
     from kdream.config import DreamConfig
-    from kdream.dreamer import Dreamer
 
     config = config or DreamConfig()
     if parameters:

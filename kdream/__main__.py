@@ -2,7 +2,7 @@
 
 import sys
 
-from kdream.cli import main
+from kdream.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -83,17 +83,17 @@ class DreamConfig:
                 raise ValueError(f"channels: indices of {layer!r} must be >= 0 and not empty")
             if not math.isfinite(weight):
                 raise ValueError(f"channels: weight of {layer!r} must be a finite number")
-        _check_choice("reduction", self.reduction, REDUCTIONS)
-        _check_choice("octave_mode", self.octave_mode, OCTAVE_MODES)
-        _check_range("octaves", self.octaves, 1, 12, integer=True)
-        _check_range("octave_scale", self.octave_scale, 1.01, 4.0)
-        _check_range("steps", self.steps, 1, 10_000, integer=True)
-        _check_range("step_size", self.step_size, 1e-5, 1.0)
-        _check_range("tile_size", self.tile_size, 75, 4096, integer=True)
-        _check_range("tile_batch", self.tile_batch, 1, 64, integer=True)
-        _check_range("jitter", self.jitter, 0, 4096, integer=True)
-        _check_range("smoothing", self.smoothing, 0.0, 20.0)
-        _check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
+        check_choice("reduction", self.reduction, REDUCTIONS)
+        check_choice("octave_mode", self.octave_mode, OCTAVE_MODES)
+        check_range("octaves", self.octaves, 1, 12, integer=True)
+        check_range("octave_scale", self.octave_scale, 1.01, 4.0)
+        check_range("steps", self.steps, 1, 10_000, integer=True)
+        check_range("step_size", self.step_size, 1e-5, 1.0)
+        check_range("tile_size", self.tile_size, 75, 4096, integer=True)
+        check_range("tile_batch", self.tile_batch, 1, 64, integer=True)
+        check_range("jitter", self.jitter, 0, 4096, integer=True)
+        check_range("smoothing", self.smoothing, 0.0, 20.0)
+        check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
 
     def replace(self, **changes: Any) -> DreamConfig:
         """A copy with some fields changed (validated again)."""
@@ -127,12 +127,12 @@ class DreamConfig:
         return tuple(dict.fromkeys(names))
 
 
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name}: must be one of {', '.join(allowed)} (got {value!r})")
 
 
-def _check_range(name: str, value: Any, low: float, high: float, integer: bool = False) -> None:
+def check_range(name: str, value: Any, low: float, high: float, integer: bool = False) -> None:
     kind = "an integer" if integer else "a number"
     valid_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not valid_type or not math.isfinite(value):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from kdream.models import FeatureExtractor
+from kdream.models.extractor import FeatureExtractor
 
 # The cross-backend comparison needs all three backends' recordings: only its own
 # nox session (crossbackend) collects it.
@@ -17,7 +17,7 @@ collect_ignore = [] if os.environ.get("KDREAM_CROSSBACKEND_DIR") else ["crossbac
 # The original 2015 network runs in torch: that check lives in the torch session only
 # (TensorFlow and torch never share an environment).
 if importlib.util.find_spec("torch") is None:
-    collect_ignore.append("test_torchscript_crosscheck.py")
+    collect_ignore.append("weights/test_torchscript_crosscheck.py")
 
 
 def pytest_report_header(config):

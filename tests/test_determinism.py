@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 import kdream
-from tests.test_cli import kdream as kdream_cli
-from tests.test_cli import write_photo
+from tests.cli.test_cli import kdream as kdream_cli
+from tests.cli.test_cli import write_photo
 
 RECIPE = {"octaves": 2, "steps": 3, "seed": 3}
 CLI_RECIPE = ["--octaves", "2", "--steps", "3", "--seed", "3", "--quiet"]
@@ -95,11 +95,17 @@ def test_the_first_run_after_a_fresh_fetch_equals_the_second(tmp_path):
 
 
 def test_a_tui_saved_png_replays_with_the_cli(dreamer, tmp_path):
+    from kdream.io.images.saving import save_image
     from kdream_tui.app import KdreamApp
     from kdream_tui.widgets import LayerList
-
-    from kdream.imageio import save_image
-    from tests.test_tui import TINY_STEPS, finish_workers, ready, run, tiny_image, type_into
+    from tests.kdream_tui.test_app import (
+        TINY_STEPS,
+        finish_workers,
+        ready,
+        run,
+        tiny_image,
+        type_into,
+    )
 
     photo, saved = tmp_path / "tiny.png", tmp_path / "tui.png"
     save_image(photo, tiny_image())

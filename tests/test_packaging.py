@@ -17,8 +17,8 @@ import zipfile
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# Source folder -> the import name it installs under (tui/ must not claim plain `tui`).
-PACKAGES = {"kdream": "kdream", "tui": "kdream_tui"}
+# Source folder -> the import name it installs under (the folder is the import name).
+PACKAGES = {"kdream": "kdream", "kdream_tui": "kdream_tui"}
 GPU_EXTRAS = {
     "tensorflow-cuda": "tensorflow[and-cuda]",
     "jax-cuda": "jax[cuda12]",
@@ -90,11 +90,10 @@ def test_gpu_extras_are_declared(wheel):
 @pytest.mark.skipif(not os.environ.get("KDREAM_TEST_WHEEL"), reason="only under nox")
 def test_tests_import_the_installed_wheel():
     """Under nox, kdream and kdream_tui come from site-packages, not this source tree."""
+    import kdream
     import kdream_tui
 
-    import kdream
-
-    for module, folder in ((kdream, "kdream"), (kdream_tui, "tui")):
+    for module, folder in ((kdream, "kdream"), (kdream_tui, "kdream_tui")):
         path = pathlib.Path(module.__file__).resolve()
         assert "site-packages" in path.parts, path
         assert ROOT / folder not in path.parents, path

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from kdream import DreamConfig, Dreamer
-from kdream.imageio import load_sample, resize_rgb
-from kdream.models import to_model_range
-from kdream.weights import fetch
+from kdream.io.images.loading import load_sample
+from kdream.pixels import resize as resize_rgb
+from kdream.pixels import to_model_range
+from kdream.weights.resolve import fetch
 
 CONFIG = DreamConfig(octaves=2, octave_scale=1.4, steps=4, tile_size=160, seed=3)
 SIZE_HW = (150, 225)

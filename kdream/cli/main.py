@@ -1,0 +1,125 @@
+"""The ``kdream`` command: dream photos into PNGs that carry their own recipe.
+
+    kdream dream photo.jpg --layers mixed3=1,mixed5=1.5 --steps 12 -o dream.png
+    kdream dream                       # dreams the embedded sample photo
+    kdream dream --recipe dream.png photo.jpg -o again.png   # same picture again
+    kdream layers --size 512
+    kdream weights fetch && kdream weights info
+    kdream tui photo.jpg
+
+Keras is imported only after ``--backend`` has set ``KERAS_BACKEND``. Bad input
+gives one line on stderr and exit code 2; unexpected errors exit 1 (``--debug``
+shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from kdream.cli.common import (
+    BACKENDS,
+    EXIT_CANCELLED,
+    EXIT_OK,
+    EXIT_USAGE,
+    OneLineParser,
+    UsageError,
+    fail,
+    import_keras_quietly,
+    parse_input_range,
+    user_error_message,
+)
+
+COMMANDS = (
+    "dream", "style", "zoom", "video", "inspect", "visualize", "layers", "weights", "tui",
+    "doctor", "info",
+)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kdream`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv.insert(0, "dream")  # `kdream photo.jpg` means `kdream dream photo.jpg`
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "backend", None):
+            os.environ["KERAS_BACKEND"] = args.backend
+        if not hasattr(args, "run"):
+            build_parser().print_help()
+            return EXIT_OK
+        # weights needs no Keras; doctor first checks that the backend is installed
+        if args.run.__module__ not in ("kdream.cli.weights", "kdream.cli.doctor"):
+            import_keras_quietly()
+        return args.run(args)
+    except UsageError as error:
+        return fail(str(error), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return fail("interrupted", EXIT_CANCELLED)
+    except Exception as error:  # the last resort: never a traceback unless asked for
+        if debug:
+            traceback.print_exc()
+        known = user_error_message(error)
+        if known:
+            return fail(known, EXIT_USAGE)
+        return fail(f"internal error: {type(error).__name__}: {error} (rerun with --debug)", 1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kdream.recipe import __version__
+
+    parser = OneLineParser(
+        prog="kdream",
+        description="DeepDream with any Keras 3 image model (InceptionV3 by default).",
+    )
+    parser.add_argument("--version", action="version", version=f"kdream {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(title="commands", parser_class=OneLineParser)
+
+    common = OneLineParser(add_help=False)
+    common.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: Keras')")
+    common.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    weights = OneLineParser(add_help=False)
+    weights.add_argument(
+        "--weights",
+        default=None,
+        help="auto (default), imagenet, inception2015, random or a Keras weights file",
+    )
+    weights.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME|FILE.keras",
+        help="inceptionv3 (default), vgg16, vgg19, resnet50, resnet50v2, inceptionresnetv2, "
+        "mobilenetv2, efficientnetb0, convnexttiny, or your own .keras file (loaded safely)",
+    )
+    weights.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16", "float16", "auto"),
+        default=None,
+        help="what the network computes in (default float32; auto: bfloat16 where measured "
+        "faster, e.g. TensorFlow and torch on AVX512_BF16 CPUs, and GPUs)",
+    )
+    weights.add_argument(
+        "--input-range",
+        type=parse_input_range,
+        default=None,
+        metavar="LOW,HIGH",
+        help="pixel range your own model was trained on (default 0,1)",
+    )
+
+    from kdream.cli import doctor, dream, inspect, layers, motion, style, tui, visualize
+    from kdream.cli import weights as weights_command
+
+    dream.add_parser(commands, [common, weights])
+    style.add_parser(commands, [common, weights])
+    motion.add_parsers(commands, [common, weights])
+    inspect.add_parser(commands, [common, weights])
+    visualize.add_parser(commands, [common, weights])
+    layers.add_parser(commands, [common, weights])
+    weights_command.add_parser(commands, [common])
+    tui.add_parser(commands, [common, weights])
+    doctor.add_parser(commands, [common])
+    return parser

@@ -1,0 +1,278 @@
+"""``kdream zoom`` and ``kdream video``: dreams that move, written frame by frame.
+
+Frames go atomically, one PNG each with its recipe, into a work folder beside the output
+(``zoom.mp4.frames/``) or into the folder given with ``-o frames/``. ``--resume`` continues
+from the frames already there (same recipe only); the video is assembled at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from kdream import recipe as recipe_parts
+from kdream._files import atomic_write_text as atomic_write_text
+from kdream.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    UsageError,
+    add_recipe_arguments,
+    config_from_args,
+    ctrl_c_sets,
+    fit_max_side,
+    model_choice,
+    positive_int,
+)
+from kdream.config import DreamConfig
+from kdream.io import images as imageio
+
+RUN_RECIPE = "run.json"
+"""The work folder's record of the run's recipe: --resume refuses a different one."""
+VIDEO_MAX_SIDE = 720
+
+
+def add_parsers(commands, parents) -> None:
+    zoom = commands.add_parser("zoom", parents=parents, help="the infinite zoom into a picture")
+    zoom.add_argument("input", nargs="?", metavar="INPUT", help="image (default: the sample)")
+    _output_arguments(zoom, "<input>_zoom.mp4")
+    zoom.add_argument("--frames", type=positive_int, default=120, help="frames to make (120)")
+    zoom.add_argument("--zoom", type=float, default=1.02, help="scale per frame (1.02)")
+    zoom.add_argument("--rotate", type=float, default=0.0, metavar="DEG", help="per frame (0)")
+    zoom.add_argument("--fps", type=float, default=30.0, help="frames per second (30)")
+    add_recipe_arguments(
+        zoom, "per-frame recipe (defaults: octaves 1, steps 3, jitter 16, smoothing 1)"
+    )
+    zoom.set_defaults(run=run_zoom)
+
+    video = commands.add_parser("video", parents=parents, help="dream every frame of a video")
+    video.add_argument("input", metavar="INPUT", help="a video file or a folder of frames")
+    _output_arguments(video, "<input>_dream.mp4")
+    video.add_argument("--blend", type=float, default=0.7, help="previous dream carried (0.7)")
+    video.add_argument("--flow", choices=("dis", "farneback", "off"), default="dis")
+    video.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
+    add_recipe_arguments(
+        video,
+        "per-frame recipe (defaults: octaves 2, steps 6, jitter 16, smoothing 1, max side 720)",
+    )
+    video.set_defaults(run=run_video)
+
+
+def _output_arguments(parser, default: str) -> None:
+    parser.add_argument(
+        "-o", "--output", help=f"{default} (.mp4/.mov/.mkv/.gif/.webp), or a folder/ for PNG frames"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from written frames")
+    parser.add_argument("--force", action="store_true", help="start over, replacing outputs")
+    parser.add_argument("--keep-frames", action="store_true", help="keep the PNG frames")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# --------------------------------------------------------------------------- zoom
+
+
+def run_zoom(args) -> int:
+    from kdream.techniques.motion.sequence import ZOOM_RECIPE, MotionConfig, zoom_frames
+
+    motion = MotionConfig(frames=args.frames, zoom=args.zoom, rotate=args.rotate, fps=args.fps)
+    loaded = imageio.load_image(args.input) if args.input else imageio.load_sample()
+    photo, _ = fit_max_side(loaded.rgb, None, args.max_side)
+    source = Path(args.input).name if args.input else imageio.SAMPLE_SOURCE
+    plan = _plan(args, Path(args.input or "sample").stem + "_zoom.mp4")
+    config = config_from_args(args, DreamConfig().replace(**ZOOM_RECIPE))
+    dreamer = _dreamer(args)
+    recipe = _run_recipe(dreamer, config, photo.shape[:2], source, args.max_side, motion, "zoom")
+    start, last = plan.prepare(recipe, args.resume)
+    frames = zoom_frames(dreamer, photo, motion, config, start, last, plan.cancel)
+    return plan.run(frames, motion.frames, start, dreamer, config, recipe, audio_from=None)
+
+
+# --------------------------------------------------------------------------- video
+
+
+def run_video(args) -> int:
+    from kdream.io import video as video_io
+    from kdream.techniques.motion.sequence import VIDEO_RECIPE, MotionConfig, video_frames
+
+    info = video_io.probe(args.input)
+    max_side = args.max_side or VIDEO_MAX_SIDE
+    motion = MotionConfig(blend=args.blend, flow=args.flow, fps=args.fps or info.fps)
+    plan = _plan(args, Path(args.input).stem + "_dream.mp4")
+    config = config_from_args(args, DreamConfig().replace(**VIDEO_RECIPE))
+    dreamer = _dreamer(args)
+    first = next(video_io.read_frames(args.input, 0, max_side))
+    source = Path(args.input).name
+    recipe = _run_recipe(dreamer, config, first.shape[:2], source, max_side, motion, "video")
+    motion_part = {**recipe_parts.section(recipe, "motion"), "frames": info.frame_count}
+    recipe = recipe_parts.with_parts(recipe, motion=motion_part)
+    start, last = plan.prepare(recipe, args.resume)
+    previous = None
+    if start:
+        previous = (next(video_io.read_frames(args.input, start - 1, max_side)), last)
+    sources = video_io.read_frames(args.input, start, max_side)
+    frames = video_frames(dreamer, sources, motion, config, start, previous, plan.cancel)
+    audio = Path(args.input) if info.has_audio else None
+    return plan.run(frames, info.frame_count, start, dreamer, config, recipe, audio_from=audio)
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def _dreamer(args):
+    from kdream.ascent.dreamer import Dreamer
+
+    model, input_range = model_choice(args, None)
+    return Dreamer(args.weights or "auto", model, input_range,
+                   precision=args.precision or "float32")  # fmt: skip
+
+
+def _run_recipe(dreamer, config, size_hw, source, max_side, motion, kind: str) -> dict:
+    recipe = recipe_parts.with_input_source(dreamer.recipe(config, size_hw), source, max_side)
+    motion_part = {"kind": kind, **motion.to_dict(kind), "frame_seed": "seed + frame - 1"}
+    return recipe_parts.with_parts(recipe, motion=motion_part)
+
+
+def _plan(args, default_name: str) -> MotionPlan:
+    from kdream.io.video import OUTPUT_SUFFIXES
+
+    output = Path(args.output or default_name)
+    into_folder = output.is_dir() or str(args.output or "").endswith(("/", "\\"))
+    if not into_folder and output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(
+            f"{output}: unsupported output; use {', '.join(OUTPUT_SUFFIXES)} or a folder/"
+        )
+    if args.input and output.resolve() == Path(args.input).resolve():
+        raise UsageError(f"{output}: the output would overwrite the input")
+    if not into_folder and output.exists() and not args.force:
+        raise UsageError(f"{output} exists: --force replaces it")
+    work = output if into_folder else output.with_name(output.name + ".frames")
+    return MotionPlan(output, work, into_folder, args)
+
+
+class MotionPlan:
+    """Where frames go, resuming, progress, Ctrl-C and the final assembly."""
+
+    def __init__(self, output: Path, work: Path, into_folder: bool, args) -> None:
+        self.output, self.work, self.into_folder, self.args = output, work, into_folder, args
+        self.cancel = threading.Event()
+
+    def prepare(self, recipe: dict, resume: bool) -> tuple[int, np.ndarray | None]:
+        """Start fresh, or find where an interrupted run of the same recipe stopped:
+        (frames already written, the last of them)."""
+        from kdream.io import video as video_io
+
+        done = video_io.written_frames(self.work) if self.work.is_dir() else []
+        if done and not resume and not self.args.force:
+            raise UsageError(
+                f"{self.work} holds {len(done)} frames of an earlier run: "
+                "--resume continues it, --force starts over"
+            )
+        if done and not resume:
+            for frame in done:
+                frame.unlink()
+            done = []
+        if done:
+            self._check_same_recipe(recipe)
+        self.work.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.work / RUN_RECIPE, json.dumps(recipe, indent=1, sort_keys=True))
+        last = np.asarray(imageio.load_image(done[-1]).rgb) if done else None
+        return len(done), last
+
+    def _check_same_recipe(self, recipe: dict) -> None:
+        path = self.work / RUN_RECIPE
+        earlier = json.loads(path.read_text()) if path.is_file() else None
+        if _comparable(earlier) != _comparable(recipe):
+            raise UsageError(
+                f"{self.work}: its frames were dreamed with another recipe; "
+                "use the same flags to --resume, or --force to start over"
+            )
+
+    def frame_config(self, config, index: int):
+        """The recipe frame ``index`` was dreamed with, as its PNG records it."""
+        from kdream.techniques.motion.sequence import MotionConfig, frame_config, video_frame_config
+
+        if self.motion.get("kind") != "video":
+            return frame_config(config, index)
+        fields = {k: self.motion[k] for k in ("blend", "flow", "fps")}
+        return video_frame_config(config, index, MotionConfig(**fields))
+
+    def run(self, frames, total, start, dreamer, config, recipe, audio_from) -> int:
+        from kdream.ascent.dreamer import DreamCancelled
+        from kdream.io import video as video_io
+        from kdream.techniques.motion.sequence import run_frames
+
+        self.motion = recipe_parts.section(recipe, "motion")
+
+        def save(index: int, frame: np.ndarray) -> None:
+            frame_recipe = recipe_parts.with_parts(
+                dreamer.recipe(self.frame_config(config, index), frame.shape[:2]),
+                input=recipe_parts.input_entry(recipe),
+                max_side=recipe_parts.max_side_of(recipe),
+                motion={**self.motion, "frame": index + 1},
+            )
+            video_io.write_frame(self.work, index + 1, frame, frame_recipe)
+
+        try:
+            with ctrl_c_sets(self.cancel), _frame_bar(self.args.quiet, total, start) as report:
+                done = run_frames(frames, total, start, on_frame=save, on_progress=report)
+        except DreamCancelled:
+            written = len(video_io.written_frames(self.work))
+            print(f"kdream: stopped after {written} frames in {self.work}; run the same command "
+                  "with --resume to continue", file=sys.stderr)  # fmt: skip
+            return EXIT_CANCELLED
+        written = video_io.written_frames(self.work)
+        path = video_io.assemble(written, self.output, self.motion["fps"], recipe,
+                                 audio_from=audio_from)  # fmt: skip
+        if not self.into_folder and not self.args.keep_frames:
+            shutil.rmtree(self.work, ignore_errors=True)
+        print(f"wrote {path} ({done} frames)")
+        return EXIT_OK
+
+
+def _comparable(recipe: dict | None) -> dict | None:
+    """A run's recipe without what may change between a run and its resumption: the
+    version, and how many frames a zoom makes (resuming may extend it)."""
+    if recipe is None:
+        return None
+    kept = {key: value for key, value in recipe.items() if key != "kdream"}
+    if "motion" in kept:
+        kept["motion"] = {k: v for k, v in kept["motion"].items() if k != "frames"}
+    return kept
+
+
+@contextmanager
+def _frame_bar(quiet: bool, total: int | None, start: int):
+    """Frames done, frames per second and ETA."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:  # a log file gets no bar (nor its blank line)
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]frames"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]} fps"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("frames", total=total, completed=start, fps="-")
+
+        def report(progress) -> None:
+            bar.update(task, completed=progress.frame, fps=f"{progress.fps:.2f}")
+
+        yield report

@@ -1,0 +1,214 @@
+"""``kdream visualize``: pictures grown from noise that excite a channel, a neuron, a class
+or any objective; many channels at once as a labelled sheet (PNG with its recipe)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from kdream import recipe as recipe_parts
+from kdream.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    UsageError,
+    check_recipe_model,
+    ctrl_c_sets,
+    model_choice,
+    positive_int,
+    progress_bar,
+    recipe_weights,
+    warn_if_recipe_differs,
+)
+from kdream.io import images as imageio
+
+DEFAULT_DIVERSITY_WEIGHT = 100.0
+"""lucid's ``channel - 1e2 * diversity``."""
+
+
+def add_parser(commands, parents) -> None:
+    parser = commands.add_parser(
+        "visualize",
+        parents=parents,
+        help="feature visualisation: what a channel, neuron or class responds to, from noise",
+    )
+    what = parser.add_argument_group("what to visualise")
+    what.add_argument("--layer", help="layer of --channel/--channels/--neuron (e.g. mixed4)")
+    what.add_argument("--channel", type=_index, metavar="C", help="one channel of --layer")
+    what.add_argument("--neuron", type=_position, metavar="X,Y",
+                      help="only the channel at position X,Y of the layer's grid")  # fmt: skip
+    what.add_argument("--channels", metavar="LIST", help="many channels as one sheet: 0-15,40")
+    what.add_argument("--class", dest="class_unit", metavar="K",
+                      help="output unit K (or units: 0-9) of a model with a head")  # fmt: skip
+    what.add_argument("--objective", metavar="TEXT",
+                      help='e.g. "mixed4:97 + mixed4:130 - 0.5*mixed3:12"')  # fmt: skip
+    what.add_argument("--diversity", type=positive_int, metavar="N",
+                      help="N different pictures of the objective, as a sheet")  # fmt: skip
+    what.add_argument("--diversity-weight", type=float, metavar="W",
+                      help=f"diversity's strength ({DEFAULT_DIVERSITY_WEIGHT:g})")  # fmt: skip
+    how = parser.add_argument_group("rendering")
+    how.add_argument("--size", type=positive_int, metavar="PX", help="picture side (224)")
+    how.add_argument("--steps", type=positive_int, help="optimisation steps (256)")
+    how.add_argument("--seed", type=int, help="noise and transforms (0)")
+    how.add_argument("--param", choices=("fft", "pixels"), help="image parameterisation (fft)")
+    how.add_argument("--learning-rate", type=float, metavar="LR", help="Adam's step (0.05)")
+    how.add_argument("--post-relu", action="store_true",
+                     help="optimise the layer's output, not its pre-activation")  # fmt: skip
+    how.add_argument("--cell", type=positive_int, metavar="PX", help="sheet cell size (--size)")
+    how.add_argument("--recipe", metavar="PNG", help="render the recipe of a kdream PNG again")
+    parser.add_argument("-o", "--output", help="output PNG (default: visualize_<what>.png)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def _index(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected an index >= 0, got {text!r}")
+    return int(text)
+
+
+def _position(text: str) -> tuple[int, int]:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected X,Y (indices >= 0), got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def run(args) -> int:
+    recipe = imageio.read_recipe(args.recipe) if args.recipe else None
+    described = _described_objective(args) if recipe is None else None
+    output = Path(args.output or f"visualize_{_slug(args, recipe)}.png")
+    inputs = [args.recipe] if args.recipe else []
+    imageio.check_output_path(output, inputs, args.force)
+
+    from kdream.ascent.dreamer import DreamCancelled
+    from kdream.techniques.visualize.render import Visualizer, cell_titles, sheet_of
+
+    model, input_range = model_choice(args, recipe)
+    weights = args.weights or recipe_weights(recipe)
+    precision = args.precision or (recipe or {}).get("precision") or "float32"
+    visualizer = Visualizer(weights, model, input_range, precision)
+    if recipe is not None:
+        check_recipe_model(recipe, visualizer.dreamer)
+        warn_if_recipe_differs(recipe, visualizer.dreamer, args.quiet)
+    objective, settings, cell = _plan(args, recipe, described, visualizer)
+    cancel = threading.Event()
+    try:
+        with ctrl_c_sets(cancel), progress_bar(args.quiet, "visualize") as on_progress:
+            pictures = visualizer.render(
+                objective, settings, on_progress=on_progress, cancel=cancel
+            )
+    except DreamCancelled:
+        print(f"kdream: cancelled; {output} was not written", file=sys.stderr)
+        return EXIT_CANCELLED
+    titles = cell_titles(objective, len(pictures))
+    recipe_out = recipe_parts.with_parts(
+        visualizer.recipe(objective, settings), sheet={"cell": cell}
+    )
+    picture = pictures[0] if len(pictures) == 1 else sheet_of(objective, pictures, cell)
+    path = imageio.save_image(output, picture, recipe=recipe_out)
+    what = titles[0] if len(titles) == 1 else f"{len(titles)} pictures"
+    print(f"wrote {path}: {what}, {settings.size} px, {settings.steps} steps")
+    return EXIT_OK
+
+
+def _described_objective(args):
+    """What the flags ask for, as a function of the loaded visualiser (the text is checked
+    now, before any model loads)."""
+    from kdream.objectives.text import CLASS_LAYER, parse_channel_list, parse_objective
+
+    chosen = [
+        flag
+        for flag, value in (
+            ("--objective", args.objective),
+            ("--class", args.class_unit),
+            ("--channels", args.channels),
+            ("--channel", args.channel),
+        )
+        if value is not None
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"give one of {', '.join(chosen)}, not several")
+    if args.objective is not None:
+        parse_objective(args.objective, head_layer=CLASS_LAYER)  # syntax errors, early
+        return lambda visualizer: visualizer.objective(args.objective)
+    if args.class_unit is not None:
+        units = parse_channel_list(args.class_unit)
+        return lambda visualizer: _class_objective(visualizer, units)
+    if args.layer is None:
+        raise UsageError(
+            "give --layer LAYER with --channel C or --channels LIST, or --class K, "
+            "or --objective TEXT"
+        )
+    if args.neuron is not None and args.channel is None:
+        raise UsageError("--neuron X,Y needs --channel C")
+    from kdream.objectives.core import layer
+    from kdream.objectives.visual import channel_batch, neuron
+
+    if args.channels is not None:
+        indices = parse_channel_list(args.channels)
+        return lambda visualizer: channel_batch(args.layer, indices)
+    if args.channel is None:
+        return lambda visualizer: layer(args.layer)
+    if args.neuron is not None:
+        return lambda visualizer: neuron(args.layer, args.channel, *args.neuron)
+    return lambda visualizer: channel_batch(args.layer, [args.channel])
+
+
+def _class_objective(visualizer, units: tuple[int, ...]):
+    """One unit: its logit. Several: one picture each, in one batch (the unit is data)."""
+    from kdream.objectives.visual import channel_batch, class_logit
+
+    head = visualizer.head_layer
+    if head is None:
+        raise UsageError(
+            f"--class: {visualizer.dreamer.spec.display_name} (as kdream loads it) has no "
+            "classification head; use a model that ends in one, e.g. your own .keras file"
+        )
+    if len(units) == 1:
+        return class_logit(head, units[0])
+    return channel_batch(head, units, cosine_power=0.0)
+
+
+def _plan(args, recipe, described, visualizer):
+    """(objective, settings, sheet cell size) from the recipe or the flags."""
+    from kdream.objectives.visual import diversity
+    from kdream.techniques.visualize.render import settings_from_recipe
+
+    if recipe is not None:
+        objective, settings = settings_from_recipe(recipe)
+        cell = (recipe_parts.section(recipe, "sheet") or {}).get("cell")
+    else:
+        objective, settings = described(visualizer), visualizer.default_settings()
+        cell = None
+        if args.diversity is not None and args.diversity > 1:
+            weight = args.diversity_weight
+            weight = DEFAULT_DIVERSITY_WEIGHT if weight is None else weight
+            objective = objective + diversity(objective.layer_names[0], weight)
+            settings = settings.replace(batch=args.diversity)
+        if args.post_relu:
+            settings = settings.replace(pre_activation=False)
+    changes = {
+        "size": args.size,
+        "steps": args.steps,
+        "seed": args.seed,
+        "param": args.param,
+        "learning_rate": args.learning_rate,
+    }
+    settings = settings.replace(**{k: v for k, v in changes.items() if v is not None})
+    cell = args.cell or (cell if isinstance(cell, int) and 0 < cell <= 4096 else None)
+    return objective, settings, cell or settings.size
+
+
+def _slug(args, recipe) -> str:
+    if recipe is not None:
+        return Path(args.recipe).stem + "_again"
+    if args.objective is not None:
+        return "objective"
+    if args.class_unit is not None:
+        return f"class{args.class_unit.replace(',', '_')}"
+    what = args.channels or args.channel
+    parts = [args.layer or "layer"] + ([str(what).replace(",", "_")] if what is not None else [])
+    return "_".join(parts)

@@ -1,1 +1,0 @@
-"""The ``kdream`` subcommands, one module each; :mod:`kdream.cli` wires them."""

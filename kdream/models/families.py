@@ -1,0 +1,106 @@
+"""The built-in keras.applications families as specs, and the checks of layer names and
+channel indices against a spec's network.
+
+Example:
+    >>> family_spec("vgg19").catalogue["block4_conv4"]
+    'ornaments, eyes and object parts'
+"""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+
+from kdream.models.spec import ModelSpec
+from kdream.network import zoo
+from kdream.network.build import new_family_network
+from kdream.network.layers import family_mapping
+from kdream.weights.families import load_family_weights
+from kdream.weights.load import load_into
+from kdream.weights.resolve import resolve_weights
+from kdream.weights.sources import ResolvedWeights
+
+
+@functools.cache
+def family_spec(name: str) -> ModelSpec:
+    """The spec of a built-in keras.applications family (one object per family)."""
+    family = zoo.FAMILIES[name]
+    return ModelSpec(
+        name=family.name,
+        build_network=functools.partial(new_family_network, family.name),
+        load_weights=functools.partial(_load_family_weights, family.name),
+        catalogue=dict(family.layers),
+        default_layers=dict(family.default_layers),
+        mapping=family_mapping(family.preprocessing),
+        min_input_side=family.min_input_side,
+    )
+
+
+def _load_family_weights(name: str, model: keras.Model, weights) -> object:
+    if name == zoo.DEFAULT_FAMILY:  # InceptionV3 has the 2015 weights and the auto chain
+        resolved = weights
+        if not isinstance(weights, ResolvedWeights):
+            resolved = resolve_weights(str(weights))
+        load_into(model, resolved)
+        return resolved
+    return load_family_weights(name, model, weights)
+
+
+def bare_inception() -> keras.Model:
+    """An InceptionV3 without weights (no head, any input size), for shapes; built once."""
+    return bare_network(family_spec(zoo.DEFAULT_FAMILY))
+
+
+@functools.lru_cache(maxsize=4)
+def bare_network(spec: ModelSpec) -> keras.Model:
+    """A spec's network without weights, for shapes (own models: the loaded file)."""
+    return spec.build_network()
+
+
+def build_inception(weights="random") -> tuple[keras.Model, object]:
+    """InceptionV3 with real (or deterministic random) weights loaded.
+
+    ``weights`` is anything :func:`kdream.weights.resolve_weights` accepts.
+    Returns the model and the resolved weights (for the recipe).
+    """
+    return family_spec(zoo.DEFAULT_FAMILY).build(weights)
+
+
+def layer_channels(model: keras.Model | None = None, spec: ModelSpec | None = None):
+    """Channel count of every catalogue layer."""
+    spec = spec or family_spec(zoo.DEFAULT_FAMILY)
+    model = model or bare_network(spec)
+    return {name: int(model.get_layer(name).output.shape[-1]) for name in spec.catalogue}
+
+
+def check_layer_names(model: keras.Model, names, spec: ModelSpec | None = None) -> None:
+    """Raise ``ValueError`` naming any layer the model does not have."""
+    known = {layer.name for layer in model.layers}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        spec = spec or family_spec(zoo.DEFAULT_FAMILY)
+        raise ValueError(
+            f"layers: unknown layer(s) {', '.join(unknown)}; use one of "
+            f"{', '.join(spec.catalogue)} (or another {spec.display_name} layer name; "
+            "`kdream layers` lists them)"
+        )
+
+
+def check_channel_indices(model: keras.Model, layer: str, indices) -> None:
+    """Raise ``ValueError`` (one line) for channel indices past ``layer``'s channel count:
+    a clear error instead of a graph error deep in the step.
+
+    Example:
+        >>> check_channel_indices(bare_inception(), "mixed4", [97, 900])  # doctest: +SKIP
+        ValueError: channels: mixed4 has 768 channels (0..767); got 900
+    """
+    if not indices:
+        return
+    count = int(model.get_layer(layer).output.shape[-1])
+    too_big = [index for index in indices if index >= count]
+    if too_big:
+        raise ValueError(
+            f"channels: {layer} has {count} channels (0..{count - 1}); "
+            f"got {', '.join(map(str, too_big))}"
+        )
