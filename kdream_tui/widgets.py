@@ -20,6 +20,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input, Label, ProgressBar, Select, Static
 
+from kdream.pixels import rgb_picture
+
 from .form import MODE_FIELD, TEXT_FIELDS, LayerSelection, weights_choices
 
 # --------------------------------------------------------------------------- layers
@@ -363,7 +365,8 @@ class ImagePreview(Widget):
         self._cache: tuple[tuple[int, int], Pixels] | None = None
 
     def show(self, rgb: np.ndarray, caption: str) -> None:
-        self._image = rgb
+        """Show a uint8 picture: RGB, or gray ((H, W) or (H, W, 1): a gray network's)."""
+        self._image = rgb_picture(rgb, "preview")
         self._cache = None
         self.border_title = caption
         self.refresh()

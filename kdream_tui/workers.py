@@ -158,15 +158,13 @@ def run_visualisation(
     batch) come back as one labelled sheet, as on the command line."""
 
     def visualise(started: float) -> DreamResult:
-        from kdream.techniques.visualize.render import sheet_of
-
         visualizer = holder.visualizer(weights)
         objective = visualizer.objective(objective_text)
         pictures = visualizer.render(
             objective, settings, on_progress=ProgressReporter(post), cancel=cancel
         )
         recipe = visualizer.recipe(objective, settings)
-        rgb = pictures[0] if len(pictures) == 1 else sheet_of(objective, pictures)
+        rgb = visualizer.picture_of(objective, pictures)  # (H, W) for a gray network
         seconds = time.perf_counter() - started
         name = visualisation_name(objective_text)
         return DreamResult(rgb, None, objective_text, DreamConfig(), recipe, seconds, name)

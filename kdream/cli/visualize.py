@@ -84,7 +84,7 @@ def run(args) -> int:
     imageio.check_output_path(output, inputs, args.force)
 
     from kdream.ascent.dreamer import DreamCancelled
-    from kdream.techniques.visualize.render import Visualizer, cell_titles, sheet_of
+    from kdream.techniques.visualize.render import Visualizer, cell_titles
 
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
@@ -107,7 +107,7 @@ def run(args) -> int:
     recipe_out = recipe_parts.with_parts(
         visualizer.recipe(objective, settings), sheet={"cell": cell}
     )
-    picture = pictures[0] if len(pictures) == 1 else sheet_of(objective, pictures, cell)
+    picture = visualizer.picture_of(objective, pictures, cell)
     path = imageio.save_image(output, picture, recipe=recipe_out)
     what = titles[0] if len(titles) == 1 else f"{len(titles)} pictures"
     print(f"wrote {path}: {what}, {settings.size} px, {settings.steps} steps")

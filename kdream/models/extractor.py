@@ -68,9 +68,10 @@ class FeatureExtractor:
         names = tuple(dict.fromkeys(layer_names))
         check_layer_names(base, names, spec)
         # fast_model's new layers get their weights from the network's (host zeros first).
+        taken = {layer.name for layer in base.layers}
         with canonical_layer_names(), weights_set_later():
             outputs = [
-                pre_activation_output(base.get_layer(name))
+                pre_activation_output(base.get_layer(name), taken)
                 if pre_activation
                 else base.get_layer(name).output
                 for name in names

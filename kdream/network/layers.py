@@ -78,7 +78,7 @@ RECTIFYING_ACTIVATIONS = ("relu", "softmax")
 a softmax unit competes with all the others)."""
 
 
-def pre_activation_output(layer):
+def pre_activation_output(layer, taken: set[str] | None = None):
     """The symbolic tensor of ``layer``'s output before its rectifying activation.
 
     An ``Activation``/``ReLU``/``Softmax`` layer: its input. A ``Concatenate`` (InceptionV3's
@@ -86,6 +86,10 @@ def pre_activation_output(layer):
     stays as it is). A ``Conv2D`` or ``Dense`` with a built-in relu/softmax: its linear
     part, from a :class:`LinearPart` that computes it with the layer's own variables.
     Anything else: its output.
+
+    ``taken``: the layer names of the network being built (new layers get other names);
+    without it, those of the network ``layer`` is in are not known and only Keras' counter
+    names them.
 
     Example:
         >>> model = new_inception()
@@ -95,13 +99,35 @@ def pre_activation_output(layer):
     if _rectifier(layer):
         return layer.input
     if isinstance(layer, keras.layers.Concatenate):
-        branches = [pre_activation_output(_producer(t)) for t in as_list(layer.input)]
-        return keras.layers.Concatenate(axis=layer.axis)(branches)
+        taken = set() if taken is None else taken
+        branches = [pre_activation_output(_producer(t), taken) for t in as_list(layer.input)]
+        return _concatenation_beside(layer, taken)(branches)
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and (
         _activation_name(layer) in RECTIFYING_ACTIVATIONS
     ):
         return LinearPart(layer)(layer.input)
     return layer.output
+
+
+def _concatenation_beside(layer, taken: set[str]) -> keras.layers.Concatenate:
+    """A new ``Concatenate`` like ``layer``, named so that it clashes with no name in
+    ``taken`` (the network's layer names and the ones made so far, kept up to date).
+
+    Networks are cut under canonical layer names (Keras' name counter starts from zero), so
+    a new layer's automatic name can be one the network already has: InceptionV3's mixed9
+    and mixed10 hold ``concatenate`` and ``concatenate_1``, and a model with two layers of
+    one name cannot be built. Such a layer is named after the one it stands beside; the
+    others keep their automatic names (and so the traces and pictures they had).
+    """
+    concatenation = keras.layers.Concatenate(axis=layer.axis)
+    name, suffix = concatenation.name, 1
+    while name in taken:
+        name = f"{layer.name}_pre_activation" + (f"_{suffix}" if suffix > 1 else "")
+        suffix += 1
+    if name != concatenation.name:
+        concatenation = keras.layers.Concatenate(axis=layer.axis, name=name)
+    taken.add(name)
+    return concatenation
 
 
 def _producer(tensor):
@@ -146,7 +172,10 @@ class LinearPart(keras.layers.Layer):
                 dilation_rate=layer.dilation_rate,
             )
         if layer.use_bias:
-            outputs = outputs + ops.cast(layer.bias, inputs.dtype)
+            bias = ops.cast(layer.bias, inputs.dtype)
+            if not isinstance(layer, keras.layers.Dense) and layer.data_format == "channels_first":
+                bias = ops.reshape(bias, (-1,) + (1,) * (len(outputs.shape) - 2))  # (C, 1, 1)
+            outputs = outputs + bias
         return outputs
 
     def compute_output_spec(self, inputs):

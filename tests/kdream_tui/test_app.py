@@ -695,6 +695,53 @@ def test_visualise_mode_grows_a_channel_from_noise_and_saves_its_recipe(dreamer,
     np.testing.assert_array_equal(again[0], shown)
 
 
+def test_visualise_mode_works_on_a_gray_model(tmp_path):
+    """A 1-channel own model: ``v`` grows a gray picture, the preview shows it and ``s``
+    writes an L-mode PNG."""
+    import keras
+    from PIL import Image
+
+    from kdream.ascent.dreamer import Dreamer
+    from kdream.techniques.visualize.render import VisualizeSettings
+
+    inputs = keras.Input((None, None, 1))
+    hidden = keras.layers.Conv2D(4, 3, activation="relu", name="conv1")(inputs)
+    outputs = keras.layers.Conv2D(6, 3, activation="relu", name="conv2")(hidden)
+    path = tmp_path / "gray.keras"
+    keras.Model(inputs, outputs).save(path)
+    gray = Dreamer(model=str(path))
+
+    async def scenario():
+        app = KdreamApp(dreamer=gray, visualize_settings=VisualizeSettings(size=48, steps=3))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            app.query_one(LayerList).focus()
+            await pilot.press("v")
+            await pilot.pause()
+            app.screen.query_one("#prompt-input").value = "conv2:4"
+            await pilot.press("enter")
+            await finish_workers(pilot)
+            assert app.dream_worker.result == "done"
+            assert app.preview.border_title == "visualisation"
+            shown = app.result.rgb.copy()
+            await pilot.press("s")
+            await finish_workers(pilot)
+            return shown, app.last_saved
+
+    import os
+
+    previous = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        shown, saved = run(scenario())
+    finally:
+        os.chdir(previous)
+    assert shown.shape == (48, 48) and shown.std() > 0
+    with Image.open(tmp_path / saved) as picture:
+        assert picture.mode == "L"
+        np.testing.assert_array_equal(np.asarray(picture), shown)
+
+
 def test_a_guide_picked_in_the_tui_guides_the_dream_and_its_recipe(dreamer, tiny_png, tmp_path):
     """``g`` picks a guide image: the title names it, the dream is guided (its recipe's
     objective is the guide's, with its sha256) and equals the API's guided dream; an empty

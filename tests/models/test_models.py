@@ -161,6 +161,26 @@ def test_family_catalogue_layers_exist_and_are_spatial(networks, name):
 
 
 @pytest.mark.parametrize("name", FAMILY_NAMES)
+def test_every_catalogue_layer_cuts_before_its_activation_and_runs(name):
+    """What ``kdream visualize`` cuts: every catalogue layer at once, before its activation,
+    in one network whose layer names stay unique (InceptionV3's mixed10 once clashed), and
+    it runs (torch's channels-first rebuild once added a biased convolution's bias along
+    the wrong axis: VGG's layers failed)."""
+    family = zoo.FAMILIES[name]
+    extractor = FeatureExtractor.build(
+        list(family.layers), weights="random", spec=family_spec(name), pre_activation=True
+    )
+    names = [layer.name for layer in extractor.model.layers]
+    assert len(names) == len(set(names))
+    side = extractor.min_side()
+    outputs = extractor.model(ops.zeros((1, side, side, 3)))
+    expected = extractor.spatial_size((side, side))
+    assert [tuple(output.shape[1:3]) for output in outputs] == list(expected.values())
+    assert all(min(hw) >= MIN_LAYER_EXTENT for hw in expected.values()), expected
+    assert all(np.isfinite(ops.convert_to_numpy(output)).all() for output in outputs)
+
+
+@pytest.mark.parametrize("name", FAMILY_NAMES)
 def test_family_catalogue_is_ordered_shallow_to_deep(networks, name):
     family = zoo.FAMILIES[name]
     extractor = catalogue_extractor(networks(name), family)

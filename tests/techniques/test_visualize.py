@@ -96,6 +96,24 @@ def test_a_seed_renders_the_same_pixels_and_another_seed_others(visualizer):
     assert np.abs(first.astype(int) - other.astype(int)).mean() > 1.0
 
 
+def test_every_catalogue_layer_cuts_and_the_deepest_renders(visualizer):
+    """mixed9 and mixed10 hold layers named as a pre-activation cut names its own (Keras'
+    counter starts from zero there): once two layers shared a name and mixed10 could not
+    be visualised at all."""
+    catalogue = list(visualizer.dreamer.spec.catalogue)
+    assert catalogue[-2:] == ["mixed9", "mixed10"]
+    extractor = FeatureExtractor.build(
+        catalogue, base=visualizer.dreamer.model, pre_activation=True
+    )
+    names = [layer.name for layer in extractor.model.layers]
+    assert len(names) == len(set(names))
+    images = ops.zeros((1, 160, 160, 3))
+    channels = [int(output.shape[-1]) for output in extractor.model(images)]
+    assert channels[-2:] == [2048, 2048]
+    pictures = visualizer.render("mixed10:7", VisualizeSettings(size=160, steps=2))
+    assert pictures.shape == (1, 160, 160, 3) and pictures.std() > 0
+
+
 def test_neuron_positions_are_checked_against_the_layer_grid(visualizer):
     with pytest.raises(
         ValueError, match=r"neuron: mixed3 is (\d+)x\1 positions at this size; x must be below"
@@ -127,8 +145,18 @@ def stripes_circles_checkers(count: int, rng: np.random.Generator, size: int = 3
 
 @pytest.fixture(scope="module")
 def classifier_file(tmp_path_factory):
+    return trained_classifier(tmp_path_factory, channels=3)
+
+
+@pytest.fixture(scope="module")
+def gray_classifier_file(tmp_path_factory):
+    """The same classifier on one channel: as users' X-ray, scan or spectrogram models."""
+    return trained_classifier(tmp_path_factory, channels=1)
+
+
+def trained_classifier(tmp_path_factory, channels: int):
     keras.utils.set_random_seed(0)
-    inputs = keras.Input((None, None, 3))
+    inputs = keras.Input((None, None, channels))
     hidden = keras.layers.Conv2D(12, 3, activation="relu", padding="same", name="conv1")(inputs)
     hidden = keras.layers.MaxPooling2D()(hidden)
     hidden = keras.layers.Conv2D(16, 3, activation="relu", padding="same", name="conv2")(hidden)
@@ -137,11 +165,11 @@ def classifier_file(tmp_path_factory):
     model = keras.Model(inputs, outputs)
     images, labels = stripes_circles_checkers(600, np.random.default_rng(0))
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    model.fit(images, labels, epochs=6, batch_size=32, verbose=0)
+    model.fit(images[..., :channels], labels, epochs=6, batch_size=32, verbose=0)
     test_images, test_labels = stripes_circles_checkers(90, np.random.default_rng(1))
-    accuracy = (model.predict(test_images, verbose=0).argmax(-1) == test_labels).mean()
-    assert accuracy > 0.9  # the classifier works, so its class pictures mean something
-    path = tmp_path_factory.mktemp("classifier") / "shapes.keras"
+    predicted = model.predict(test_images[..., :channels], verbose=0).argmax(-1)
+    assert (predicted == test_labels).mean() > 0.9  # it works: its class pictures mean something
+    path = tmp_path_factory.mktemp("classifier") / f"shapes_{channels}.keras"
     model.save(path)
     return path, model
 
@@ -159,6 +187,32 @@ def test_class_pictures_make_a_trained_classifier_sure_of_their_class(classifier
     assert np.all(np.diag(probabilities) >= 0.9), probabilities
     picture = visualizer.render(class_logit("shapes", 2), settings)
     assert model.predict(picture.astype("float32") / 255, verbose=0)[0, 2] >= 0.9
+
+
+def test_a_gray_classifier_visualises_in_one_channel(gray_classifier_file, tmp_path, capsys):
+    """A 1-channel model: one spectrum, no colour decorrelation, gray pictures its classifier
+    is sure of, and L-mode PNGs from the command line (a channel and a sheet)."""
+    path, model = gray_classifier_file
+    visualizer = Visualizer(model=str(path))
+    settings = VisualizeSettings(size=48, steps=64)
+    assert settings.image_param(1).parameter_shape(2) == (2, 1, 48, 25, 2)
+    pictures = visualizer.render(channel_batch("shapes", [0, 1, 2], cosine_power=0), settings)
+    assert pictures.shape == (3, 48, 48, 1)
+    probabilities = model.predict(pictures.astype("float32") / 255, verbose=0)
+    assert np.all(np.diag(probabilities) >= 0.9), probabilities
+    for args, size in (
+        (["--layer", "conv2", "--channel", "3"], (48, 48)),
+        (["--class", "0-2"], None),
+    ):
+        out = tmp_path / f"{args[1]}.png"
+        assert main(["visualize", "--model", str(path), *args, "--size", "48", "--steps", "4",
+                     "-o", str(out)]) == 0  # fmt: skip
+        with Image.open(out) as saved:
+            assert saved.mode == "L"
+            assert size is None or saved.size == size
+            assert np.asarray(saved).std() > 0
+        assert read_recipe(out)["visualize"]["objective"]
+    capsys.readouterr()
 
 
 def test_a_keras_applications_network_with_its_head_visualises_classes(tmp_path, capsys):

@@ -6,7 +6,8 @@ every frequency starts with the same power as in natural images, in a decorrelat
 space, mapped to pixels by an inverse real 2-D DFT, a colour-correlation matrix and a
 sigmoid. The optimiser then moves in a space where high frequencies are no cheaper than
 low ones: pictures come out crisp instead of noisy or blurry. ``pixels``: the same colour
-map and sigmoid on raw per-pixel parameters.
+map and sigmoid on raw per-pixel parameters. A gray network's picture is one channel: one
+spectrum (or one plane of pixels), with no colour map to decorrelate.
 
 The inverse DFT is two matrix products with cos/sin bases built once in numpy for the
 image size and handed to the compiled step as data: exact, deterministic on every backend,
@@ -20,6 +21,8 @@ Example:
     >>> pixels = param.to_unit_rgb(ops.convert_to_tensor(spectrum), *param.bases())
     >>> tuple(pixels.shape)
     (2, 64, 64, 3)
+    >>> ImageParam.create("fft", (64, 64), channels=1).parameter_shape(2)
+    (2, 1, 64, 33, 2)
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ COLOR_MAP = (
 ).T.astype("float32")
 """Decorrelated colour -> RGB, applied as ``rgb = colour @ COLOR_MAP`` (row vectors)."""
 
+GRAY_MAP = np.ones((1, 1), "float32")
+"""A gray picture's "colour map": the one channel as it is."""
+
+CHANNELS = (1, 3)
+"""Pictures kdream parameterises: gray or RGB."""
+
 INITIAL_SD = 0.01
 SPECTRUM_SHRINK = 4.0
 """lucid divides the FFT image by 4: keeps the sigmoid out of saturation at the start."""
@@ -48,15 +57,17 @@ SPECTRUM_SHRINK = 4.0
 
 @dataclasses.dataclass(frozen=True)
 class ImageParam:
-    """One parameterisation for images of ``size_hw``; ``decay_power`` is the 1/f exponent."""
+    """One parameterisation for images of ``size_hw`` with ``channels`` (1: gray, 3: RGB);
+    ``decay_power`` is the 1/f exponent."""
 
     kind: str
     size_hw: tuple[int, int]
     decay_power: float = 1.0
+    channels: int = 3
 
     @classmethod
-    def create(cls, kind: str, size_hw, decay_power: float = 1.0) -> ImageParam:
-        """Checked constructor (``kind``: ``fft`` or ``pixels``).
+    def create(cls, kind: str, size_hw, decay_power: float = 1.0, channels: int = 3) -> ImageParam:
+        """Checked constructor (``kind``: ``fft`` or ``pixels``; ``channels``: 1 or 3).
 
         Example:
             >>> ImageParam.create("pixels", (32, 48)).parameter_shape(1)
@@ -67,13 +78,15 @@ class ImageParam:
         height, width = (int(side) for side in size_hw)
         if min(height, width) < 1:
             raise ValueError(f"size: must be positive (got {height}x{width})")
-        return cls(kind, (height, width), float(decay_power))
+        if channels not in CHANNELS:
+            raise ValueError(f"visualize: pictures of 1 or 3 channels only (got {channels})")
+        return cls(kind, (height, width), float(decay_power), int(channels))
 
     def parameter_shape(self, batch: int) -> tuple[int, ...]:
         height, width = self.size_hw
         if self.kind == "pixels":
-            return (batch, height, width, 3)
-        return (batch, 3, height, width // 2 + 1, 2)  # real and imaginary parts
+            return (batch, height, width, self.channels)
+        return (batch, self.channels, height, width // 2 + 1, 2)  # real and imaginary parts
 
     def initial(self, batch: int, rng: np.random.Generator) -> np.ndarray:
         """Starting parameters: small Gaussian noise (sd 0.01, as lucid)."""
@@ -82,12 +95,13 @@ class ImageParam:
 
     def bases(self) -> tuple[np.ndarray, ...]:
         """Constant tensors the map to pixels reads (passed to compiled code as data)."""
+        colour_map = COLOR_MAP if self.channels == 3 else GRAY_MAP
         if self.kind == "pixels":
-            return (COLOR_MAP,)
-        return (*inverse_dft_bases(self.size_hw, self.decay_power), COLOR_MAP)
+            return (colour_map,)
+        return (*inverse_dft_bases(self.size_hw, self.decay_power), colour_map)
 
     def to_unit_rgb(self, parameters, *bases):
-        """Parameters -> RGB images (N, H, W, 3) in (0, 1)."""
+        """Parameters -> images (N, H, W, channels) in (0, 1)."""
         if self.kind == "pixels":
             (colour_map,) = bases
             colour = parameters
@@ -138,7 +152,7 @@ def inverse_dft_bases(size_hw, decay_power: float = 1.0) -> tuple[np.ndarray, ..
 
 
 def spectrum_to_image(spectrum, cos_y, sin_y, cos_x, sin_x, scale):
-    """(N, 3, H, Kx, 2) spectra -> (N, H, W, 3) images: ``numpy.fft.irfft2`` of the scaled
+    """(N, C, H, Kx, 2) spectra -> (N, H, W, C) images: ``numpy.fft.irfft2`` of the scaled
     spectrum, as matrix products (deterministic, the same code on every backend)."""
     real = spectrum[..., 0] * scale
     imaginary = spectrum[..., 1] * scale

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 from keras import ops
+from PIL import Image
 
 from kdream import backend
 from kdream import recipe as recipe_parts
@@ -77,8 +78,9 @@ class VisualizeSettings:
     def replace(self, **changes) -> VisualizeSettings:
         return dataclasses.replace(self, **changes)
 
-    def image_param(self) -> ImageParam:
-        return ImageParam.create(self.param, (self.size, self.size), self.decay_power)
+    def image_param(self, channels: int = 3) -> ImageParam:
+        """The parameterisation of pictures of ``channels`` (the network's: 1 or 3)."""
+        return ImageParam.create(self.param, (self.size, self.size), self.decay_power, channels)
 
     def to_dict(self) -> dict:
         return {
@@ -141,8 +143,8 @@ class Visualizer:
         dreamer: Dreamer | None = None,
     ):
         self.dreamer = dreamer or Dreamer(weights, model, input_range, precision)
-        if self.dreamer.spec.channels != 3:
-            raise ValueError("visualize: only models of RGB images are supported")
+        self.channels = self.dreamer.spec.channels
+        """1 for a gray network (its pictures are (N, size, size, 1)), else 3."""
         self._steps: dict[tuple, _CompiledStep] = {}
 
     @property
@@ -189,7 +191,8 @@ class Visualizer:
         on_progress: Callable[[Progress], None] | None = None,
         cancel=None,
     ) -> np.ndarray:
-        """uint8 pictures (N, size, size, 3) that maximise ``objective``.
+        """uint8 pictures (N, size, size, 3) that maximise ``objective`` ((N, size, size, 1)
+        for a gray network: :meth:`picture_of` turns one into what is saved).
 
         ``on_progress`` gets a :class:`~kdream.dreamer.Progress` after every step (its
         ``image()`` is the batch's first picture); ``cancel`` (an Event or a function) is
@@ -197,7 +200,7 @@ class Visualizer:
         """
         settings = settings or VisualizeSettings()
         objective = self.objective(objective)
-        param, transforms = settings.image_param(), settings.transforms
+        param, transforms = settings.image_param(self.channels), settings.transforms
         count = self.batch_size(objective, settings)
         step = self.compiled_step(objective, settings)
         step.check(objective, transforms.output_hw(param.size_hw))
@@ -241,6 +244,21 @@ class Visualizer:
             self._steps[key] = _CompiledStep(self.dreamer, objective, settings)
         return self._steps[key]
 
+    def picture_of(self, objective, pictures: np.ndarray, cell_px: int | None = None):
+        """What a render is saved as: its one picture, or a labelled sheet of them; gray
+        (H, W) for a gray network, which PNGs store in L mode.
+
+        Example:
+            >>> pictures = visualizer.render("conv1:0")            # doctest: +SKIP
+            >>> visualizer.picture_of("conv1:0", pictures).shape   # doctest: +SKIP
+            (224, 224)
+        """
+        objective = self.objective(objective)
+        picture = pictures[0] if len(pictures) == 1 else sheet_of(objective, pictures, cell_px)
+        if self.channels == 1:
+            picture = picture[..., 0] if picture.shape[-1] == 1 else _luminance(picture)
+        return picture
+
     def recipe(self, objective: Objective | str, settings: VisualizeSettings) -> dict:
         """Everything needed to render the same pictures again (embedded in PNGs)."""
         return {
@@ -275,6 +293,11 @@ def _structure(objective: Objective) -> Objective:
     )
 
 
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    """A sheet of gray pictures as gray (its cells and titles are gray already)."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb), "RGB").convert("L"))
+
+
 def _to_uint8(unit_or_model_range: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((unit_or_model_range + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
@@ -292,7 +315,7 @@ class _CompiledStep:
             spec=dreamer.spec,
             pre_activation=settings.pre_activation,
         )
-        param, transforms = settings.image_param(), settings.transforms
+        param, transforms = settings.image_param(dreamer.spec.channels), settings.transforms
         self.size = settings.size
         self.base_count = len(param.bases())
         self.data_keys = objective.data_keys
