@@ -695,7 +695,7 @@ def test_visualise_mode_grows_a_channel_from_noise_and_saves_its_recipe(dreamer,
     np.testing.assert_array_equal(again[0], shown)
 
 
-def test_visualise_mode_works_on_a_gray_model(tmp_path):
+def test_visualise_mode_works_on_a_gray_model(tmp_path, monkeypatch):
     """A 1-channel own model: ``v`` grows a gray picture, the preview shows it and ``s``
     writes an L-mode PNG."""
     import keras
@@ -728,14 +728,8 @@ def test_visualise_mode_works_on_a_gray_model(tmp_path):
             await finish_workers(pilot)
             return shown, app.last_saved
 
-    import os
-
-    previous = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        shown, saved = run(scenario())
-    finally:
-        os.chdir(previous)
+    monkeypatch.chdir(tmp_path)  # the default name is relative to the working directory
+    shown, saved = run(scenario())
     assert shown.shape == (48, 48) and shown.std() > 0
     with Image.open(tmp_path / saved) as picture:
         assert picture.mode == "L"
