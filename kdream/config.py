@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 OCTAVE_MODES = ("detail", "rescale")
 REDUCTIONS = ("square", "mean")
+LAPLACIAN_LEVELS = (1, 8)
+"""Allowed pyramid depths of ``lap:N``; ``lap`` alone means the notebook's 4."""
+DEFAULT_LAPLACIAN_LEVELS = 4
 
 DEFAULT_LAYERS = (("mixed3", 1.0), ("mixed5", 1.5))
 
@@ -66,10 +70,16 @@ class DreamConfig:
     smoothing: float = 2.0
     """Final sigma (px) of the gradient smoothing, reached at the end of each octave; 0 = off."""
     seed: int = 0
+    normalize: str = "mean"
+    """``mean``: the gradient is divided by its mean absolute value; ``lap:N``: first each
+    band of an N-level Laplacian pyramid is divided by its RMS (the 2016 notebook's
+    ``lap_normalize``). Stored canonically (``lap`` becomes ``lap:4``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", _freeze_layers(self.layers))
         object.__setattr__(self, "channels", _freeze_channels(self.channels))
+        # Canonical form, so a recipe written with "lap" replays as the same "lap:4".
+        object.__setattr__(self, "normalize", parse_normalize(self.normalize))
         self._validate()
 
     def _validate(self) -> None:
@@ -125,6 +135,41 @@ class DreamConfig:
         """Every layer the objective reads, in first-use order."""
         names = [name for name, _ in self.layers] + [layer for layer, _, _ in self.channels]
         return tuple(dict.fromkeys(names))
+
+
+def parse_normalize(text: Any) -> str:
+    """The canonical normalisation mode: ``mean`` or ``lap:N`` (``ValueError`` naming
+    ``normalize`` otherwise). Pure Python: the config must not import Keras.
+
+    Example:
+        >>> parse_normalize("lap"), parse_normalize(" LAP:2 "), parse_normalize("mean")
+        ('lap:4', 'lap:2', 'mean')
+    """
+    low, high = LAPLACIAN_LEVELS
+    problem = (
+        f"normalize: must be mean or lap[:LEVELS] with LEVELS in [{low}, {high}] (got {text!r})"
+    )
+    if not isinstance(text, str):
+        raise ValueError(problem)
+    match = re.fullmatch(r"(mean)|lap(?::([0-9]+))?", text.strip().lower())
+    if match is None:
+        raise ValueError(problem)
+    if match.group(1):
+        return "mean"
+    levels = int(match.group(2) or DEFAULT_LAPLACIAN_LEVELS)
+    if not low <= levels <= high:
+        raise ValueError(problem)
+    return f"lap:{levels}"
+
+
+def laplacian_levels(normalize: str) -> int:
+    """Pyramid depth of a canonical mode: N for ``lap:N``, 0 for ``mean``.
+
+    Example:
+        >>> laplacian_levels("lap:3"), laplacian_levels("mean")
+        (3, 0)
+    """
+    return int(normalize.partition(":")[2]) if normalize.startswith("lap:") else 0
 
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

@@ -26,6 +26,10 @@ from kdream.config import DreamConfig
         ("layers", {"mixed3": float("inf")}, r"layers: weight of 'mixed3'"),
         ("channels", [("mixed4", [-1])], r"channels: indices of 'mixed4'"),
         ("steps", True, r"steps: must be an integer"),
+        ("normalize", "lap:0", r"normalize: must be mean or lap\[:LEVELS\]"),
+        ("normalize", "lap:9", r"normalize: .*LEVELS in \[1, 8\]"),
+        ("normalize", "foo", r"normalize: .*\(got 'foo'\)"),
+        ("normalize", None, r"normalize: "),
     ],
 )
 def test_bad_values_name_the_parameter_and_range(field, value, message):
@@ -56,3 +60,20 @@ def test_frozen_and_replace_validates():
         config.replace(steps=0)
     assert config.replace(steps=3).steps == 3
     assert config.layer_names == ("mixed3", "mixed5")
+
+
+@pytest.mark.parametrize(
+    "text,canonical", [("mean", "mean"), ("lap", "lap:4"), ("lap:1", "lap:1"), (" LAP:8", "lap:8")]
+)
+def test_normalize_is_stored_canonically(text, canonical):
+    assert DreamConfig(normalize=text).normalize == canonical
+    assert DreamConfig(normalize=text) == DreamConfig(normalize=canonical)
+
+
+def test_normalize_round_trips_and_old_recipes_default_to_mean():
+    config = DreamConfig(normalize="lap", steps=3)
+    data = config.to_dict()
+    assert data["normalize"] == "lap:4"
+    assert DreamConfig.from_dict(data) == config
+    del data["normalize"]  # a recipe written before the field existed
+    assert DreamConfig.from_dict(data).normalize == "mean"

@@ -1,5 +1,8 @@
 """One gradient-ascent step: roll -> tiles -> gradient -> smoothing -> normalise -> update.
 
+Normalising is a division by the mean absolute value, preceded with ``--normalize lap``
+by the Laplacian-pyramid normalisation of :mod:`~kdream.ascent.laplacian`.
+
 The image stays on the device for a whole octave; the only host work per step
 is drawing the random shift (from a seeded numpy generator, so every backend
 sees the same shifts) and building the smoothing kernels.
@@ -20,9 +23,10 @@ from keras import ops
 
 from kdream import backend
 from kdream.ascent.adam import adam_ascent
+from kdream.ascent.laplacian import laplacian_normalize
 from kdream.ascent.smoothing import cascade_kernels, kernel_radius, smooth
 from kdream.ascent.tiling import TileLayout
-from kdream.config import DreamConfig
+from kdream.config import DreamConfig, laplacian_levels
 from kdream.models.extractor import FeatureExtractor
 from kdream.objectives.core import PIXELS, Objective
 
@@ -94,7 +98,7 @@ class AscentStep:
             return adam.step(image, gradient, step_size), ops.mean(values)
         radius = kernel_radius(config.smoothing) if config.smoothing > 0 else 0
         kernels = cascade_kernels(sigma, radius) if radius else np.zeros((1, 1), "float32")
-        new_image = self._updater(radius)(
+        new_image = self._updater(radius, laplacian_levels(config.normalize))(
             image,
             gradient,
             ops.convert_to_tensor(kernels),
@@ -201,12 +205,13 @@ class AscentStep:
         vector = ops.convert_to_tensor(layout.as_vector()) if free else None
         return lambda first, shift: compiled(first, shift, vector)
 
-    def _updater(self, radius: int):
-        key = ("update", radius)
+    def _updater(self, radius: int, levels: int = 0):
+        # The pyramid's depth sets which ops are traced: part of the key, a Python int.
+        key = ("update", radius, levels)
         if key not in self._functions:
 
             def function(image, gradient, kernels, step_size):
-                return update(image, gradient, kernels if radius else None, step_size)
+                return update(image, gradient, kernels if radius else None, step_size, levels)
 
             self._functions[key] = backend.compile_function(function, any_size=True)
         return self._functions[key]
@@ -274,10 +279,16 @@ def _negate(shift):
     return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
 
 
-def update(image, gradient, kernels, step_size):
+def update(image, gradient, kernels, step_size, levels: int = 0):
     """Smooth, normalise once for the whole image (per-tile normalising leaves seams),
-    step, and clip to the valid pixel range."""
+    step, and clip to the valid pixel range.
+
+    ``levels`` > 0 first gives each band of a Laplacian pyramid that deep RMS 1; the
+    mean-abs division still follows, so ``step_size`` keeps its meaning.
+    """
     if kernels is not None:
         gradient = smooth(gradient, kernels)
+    if levels:
+        gradient = laplacian_normalize(gradient, levels)
     gradient = gradient / (ops.mean(ops.abs(gradient)) + NORMALISE_EPSILON)
     return ops.clip(image + step_size * gradient, -1.0, 1.0)

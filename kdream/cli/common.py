@@ -147,6 +147,7 @@ def config_from_args(args, base: DreamConfig) -> DreamConfig:
         "octave_mode": "octave_mode", "steps": "steps", "step_size": "step_size",
         "tile_size": "tile_size", "tile_batch": "tile_batch", "jitter": "jitter",
         "smoothing": "smoothing", "seed": "seed", "reduction": "reduction",
+        "normalize": "normalize",
     }  # fmt: skip
     changes = {field: getattr(args, dest) for dest, field in names.items()}
     changes = {field: value for field, value in changes.items() if value is not None}
@@ -300,6 +301,12 @@ def add_recipe_arguments(parser, title: str):
     recipe.add_argument("--tile-batch", type=int, metavar="N", help="tiles per network pass")
     recipe.add_argument("--jitter", type=int, metavar="PX")
     recipe.add_argument("--smoothing", type=float, metavar="SIGMA", help="0 turns it off")
+    recipe.add_argument(
+        "--normalize",
+        metavar="MODE",
+        help="mean (default) or lap[:LEVELS] (LEVELS 1..8, lap = lap:4), the 2016 notebook's "
+        "Laplacian-pyramid normalisation",
+    )
     recipe.add_argument("--seed", type=int)
     recipe.add_argument("--max-side", type=positive_int, metavar="PX", help="downsize inputs")
     return recipe
