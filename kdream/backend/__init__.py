@@ -40,6 +40,7 @@ __all__ = [
     "roll_shift",
     "set_framework_defaults",
     "shape_free",
+    "vector_jacobian",
 ]
 
 
@@ -84,6 +85,24 @@ def compile_function(
         return function(*args)
 
     return module.compile_function(traced, any_size)
+
+
+def vector_jacobian(function: Callable, counter: TraceCounter = TRACES) -> Callable:
+    """Build ``vjp(inputs, cotangent, *data)``: the cotangent pulled back through
+    ``function(inputs, *data)``, i.e. ``d sum(cotangent * function(inputs)) / d inputs``.
+
+    For a chain the gradient cannot run through in one piece: a visualisation that also
+    needs the gradient with respect to its *pixels* (an importance map, a pixel-space
+    penalty) differentiates the network with respect to the pixels, then pulls that
+    gradient back through its parameterisation with this. Compiled as
+    :func:`compile_function` compiles.
+
+    Example:
+        >>> square = vector_jacobian(lambda x: x * x)
+        >>> [float(v) for v in square(keras.ops.ones((2,)) * 3, keras.ops.ones((2,)))]
+        [6.0, 6.0]
+    """
+    return active().vector_jacobian(function, counter)
 
 
 def shape_free() -> bool:

@@ -94,6 +94,16 @@ def input_gradient(model, objective_of_outputs, counter, prepare):
     return lambda inputs, *data: compiled(inputs, trainable, non_trainable, tuple(data))
 
 
+def vector_jacobian(function, counter):
+    def vjp(inputs, cotangent, *data):
+        counter.tick()
+        _, pull_back = jax.vjp(lambda x: function(x, *data), inputs)
+        return pull_back(cotangent)[0]
+
+    use_compilation_cache()
+    return jax.jit(vjp)
+
+
 def roll_shift(shift: tuple[int, int]):
     import keras
     import numpy as np

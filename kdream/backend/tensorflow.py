@@ -87,6 +87,17 @@ def input_gradient(model, objective_of_outputs, counter, prepare):
     return _tensorflow_function(gradient, sized_free=() if prepare else (0,))
 
 
+def vector_jacobian(function, counter):
+    def vjp(inputs, cotangent, *data):
+        counter.tick()
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = function(inputs, *data)
+        return tape.gradient(outputs, inputs, output_gradients=cotangent)
+
+    return _tensorflow_function(vjp, sized_free=())
+
+
 def roll_shift(shift: tuple[int, int]):
     import keras
     import numpy as np

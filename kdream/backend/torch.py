@@ -35,6 +35,16 @@ def input_gradient(model, objective_of_outputs, counter, prepare):
     return gradient
 
 
+def vector_jacobian(function, counter):
+    def vjp(inputs, cotangent, *data):
+        with torch.enable_grad():
+            inputs = inputs.detach().requires_grad_(True)
+            (grads,) = torch.autograd.grad(function(inputs, *data), inputs, cotangent)
+        return grads
+
+    return vjp
+
+
 def roll_shift(shift: tuple[int, int]):
     """Eager ``torch.roll`` only takes Python ints."""
     return tuple(int(s) for s in shift)

@@ -51,8 +51,29 @@ def add_parser(commands, parents) -> None:
     how.add_argument("--size", type=positive_int, metavar="PX", help="picture side (224)")
     how.add_argument("--steps", type=positive_int, help="optimisation steps (256)")
     how.add_argument("--seed", type=int, help="noise and transforms (0)")
-    how.add_argument("--param", choices=("fft", "pixels"), help="image parameterisation (fft)")
-    how.add_argument("--learning-rate", type=float, metavar="LR", help="Adam's step (0.05)")
+    how.add_argument("--param", choices=("fft", "maco", "pixels"),
+                     help="image parameterisation: fft (lucid, default), maco (phase only, "
+                     "natural magnitudes: for deep layers), pixels")  # fmt: skip
+    how.add_argument("--learning-rate", type=float, metavar="LR",
+                     help="Adam's step (0.05; maco: 0.1)")  # fmt: skip
+    how.add_argument(
+        "--alpha",
+        action="store_true",
+        help="save where the objective looked (summed pixel gradients) as the PNG's alpha "
+        "channel (a sheet's, or a JPEG's, as NAME_importance.png)",
+    )
+    how.add_argument(
+        "--from",
+        dest="photo",
+        metavar="PHOTO",
+        help="feature accentuation: start from this photo instead of noise",
+    )
+    how.add_argument(
+        "--closeness",
+        type=float,
+        metavar="W",
+        help="with --from: how strongly the picture stays near the photo (100)",
+    )
     how.add_argument("--post-relu", action="store_true",
                      help="optimise the layer's output, not its pre-activation")  # fmt: skip
     how.add_argument("--cell", type=positive_int, metavar="PX", help="sheet cell size (--size)")
@@ -79,9 +100,15 @@ def _position(text: str) -> tuple[int, int]:
 def run(args) -> int:
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     described = _described_objective(args) if recipe is None else None
+    _check_photo_flags(args)
     output = Path(args.output or f"visualize_{_slug(args, recipe)}.png")
-    inputs = [args.recipe] if args.recipe else []
+    inputs = [path for path in (args.recipe, args.photo) if path]
     imageio.check_output_path(output, inputs, args.force)
+    importance_path = output.with_name(f"{output.stem}_importance.png")
+    if args.alpha and (not imageio.supports_alpha(output) or _may_be_sheet(args)):
+        imageio.check_output_path(importance_path, inputs, args.force)
+    photo = _photo_reference(args.photo)
+    _check_recorded_photo(recipe, photo)
 
     from kdream.ascent.dreamer import DreamCancelled
     from kdream.techniques.visualize.render import Visualizer, cell_titles
@@ -98,20 +125,77 @@ def run(args) -> int:
     try:
         with ctrl_c_sets(cancel), progress_bar(args.quiet, "visualize") as on_progress:
             pictures = visualizer.render(
-                objective, settings, on_progress=on_progress, cancel=cancel
+                objective,
+                settings,
+                start=None if photo is None else photo.pixels,
+                on_progress=on_progress,
+                cancel=cancel,
             )
     except DreamCancelled:
         print(f"kdream: cancelled; {output} was not written", file=sys.stderr)
         return EXIT_CANCELLED
     titles = cell_titles(objective, len(pictures))
     recipe_out = recipe_parts.with_parts(
-        visualizer.recipe(objective, settings), sheet={"cell": cell}
+        visualizer.recipe(objective, settings, photo), sheet={"cell": cell}
     )
     picture = visualizer.picture_of(objective, pictures, cell)
-    path = imageio.save_image(output, picture, recipe=recipe_out)
+    importance = visualizer.importance_of(objective, pictures, cell)
+    as_alpha = importance is not None and importance.shape == picture.shape[:2]
+    as_alpha = as_alpha and len(pictures) == 1 and imageio.supports_alpha(output)
+    alpha = importance if as_alpha else None
+    if importance is not None and not as_alpha:
+        imageio.check_output_path(importance_path, inputs, args.force)
+    path = imageio.save_image(output, picture, alpha=alpha, recipe=recipe_out)
     what = titles[0] if len(titles) == 1 else f"{len(titles)} pictures"
     print(f"wrote {path}: {what}, {settings.size} px, {settings.steps} steps")
+    if importance is not None and not as_alpha:
+        imageio.save_image(importance_path, importance, recipe=recipe_out)
+        print(f"wrote {importance_path}: where the objective looked")
     return EXIT_OK
+
+
+def _check_photo_flags(args) -> None:
+    """Flags of feature accentuation that cannot work, refused before anything loads."""
+    if args.closeness is not None and not args.photo:
+        raise UsageError("--closeness goes with --from PHOTO")
+    if args.closeness is not None and not 0 <= args.closeness <= 1e7:
+        raise UsageError(f"--closeness: must be in [0, 10000000] (got {args.closeness:g})")
+    if args.photo and args.param == "maco":
+        raise UsageError("--from: starts from a photo with --param fft or pixels, not maco")
+
+
+def _may_be_sheet(args) -> bool:
+    """Whether the request may render several pictures (whose importance maps then go
+    to a second file, checked before anything loads)."""
+    classes = args.class_unit is not None and any(c in args.class_unit for c in ",-")
+    return bool(args.channels or classes or (args.diversity or 1) > 1 or args.recipe)
+
+
+def _photo_reference(path: str | None):
+    """``--from``'s photo, read (and checked) before the model loads."""
+    if path is None:
+        return None
+    from kdream.io.images.references import load_reference
+
+    return load_reference(path)
+
+
+def _check_recorded_photo(recipe, photo) -> None:
+    """A recipe that started from a photo needs ``--from`` with that very photo."""
+    entry = (recipe_parts.section(recipe, "visualize") or {}) if recipe else {}
+    recorded = entry.get("from") if isinstance(entry, dict) else None
+    if not isinstance(recorded, dict):
+        return
+    name, sha256 = recorded.get("name") or "a photo", recorded.get("sha256")
+    if photo is None:
+        raise UsageError(
+            f"the recipe's picture started from {name} (sha256 {sha256}): pass it with --from PHOTO"
+        )
+    if photo.sha256 != sha256:
+        raise UsageError(
+            f"{photo.name} is not the recipe's photo: its sha256 is {photo.sha256}, "
+            f"the recipe's is {sha256}"
+        )
 
 
 def _described_objective(args):
@@ -196,6 +280,8 @@ def _plan(args, recipe, described, visualizer):
         "seed": args.seed,
         "param": args.param,
         "learning_rate": args.learning_rate,
+        "alpha": args.alpha or None,
+        "closeness": args.closeness,
     }
     settings = settings.replace(**{k: v for k, v in changes.items() if v is not None})
     cell = args.cell or (cell if isinstance(cell, int) and 0 < cell <= 4096 else None)
@@ -205,6 +291,12 @@ def _plan(args, recipe, described, visualizer):
 def _slug(args, recipe) -> str:
     if recipe is not None:
         return Path(args.recipe).stem + "_again"
+    if args.photo:
+        return f"{Path(args.photo).stem}_{_what(args)}"
+    return _what(args)
+
+
+def _what(args) -> str:
     if args.objective is not None:
         return "objective"
     if args.class_unit is not None:

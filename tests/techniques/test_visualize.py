@@ -4,6 +4,8 @@ labelled, and a seed (or a PNG's recipe) renders the same pixels again."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from kdream.techniques.sheets import GAP_PX, TITLE_PX
 from kdream.techniques.visualize.render import Visualizer, VisualizeSettings, cell_titles
 from tests.cli.test_cli import kdream
 
+ROOT = Path(__file__).resolve().parents[2]
 LAYER = "mixed4"
 SPECIFIC_CHANNELS = (500, 700)
 DEAD_CHANNEL = 5
@@ -84,6 +87,45 @@ def test_channel_pictures_excite_their_own_channel_beyond_photos(visualizer, lay
     # Structure, not blur or grey: contrast and edges at least a natural photo's.
     assert pictures.std(axis=(1, 2, 3)).min() > 0.3 * photos.std(axis=(1, 2, 3)).mean()
     assert edge_energy(pictures) > edge_energy(photos)
+
+
+def luminance(pictures) -> np.ndarray:
+    return np.asarray(pictures[..., :3], np.float64) @ [0.299, 0.587, 0.114]
+
+
+def test_maco_pictures_excite_their_channel_and_map_where_it_looked(visualizer, layer_output):
+    settings = SMALL.replace(param="maco", alpha=True)
+    pictures = visualizer.render(channel_batch(LAYER, SPECIFIC_CHANNELS), settings)
+    assert pictures.shape == (2, 112, 112, 4)  # the importance map as a fourth channel
+    photos = photo_crops(SMALL.size)
+    excitation = layer_output(pictures[..., :3]) / np.maximum(layer_output(photos).mean(0), 0.02)
+    for index, chosen in enumerate(SPECIFIC_CHANNELS):
+        # MACO's background keeps the photos' spectrum; in 40 steps its channel still
+        # ranks among the layer's top 3 of 768, tens of times its mean on photos.
+        assert (excitation[index] > excitation[index, chosen]).sum() < 3
+        assert excitation[index, chosen] > 20
+    # Every crop holds the middle; the borders are seen less often.
+    alpha = pictures[..., 3].astype(np.float64)
+    assert alpha[:, 28:84, 28:84].mean() > 1.5 * alpha[:, :12].mean()
+    assert alpha.max() == 255 and alpha.std() > 20
+
+
+def test_accentuation_stays_near_the_photo_while_its_channel_rises(visualizer, layer_output):
+    photo = load_sample().rgb
+    channel = 97  # fires a little on the photo (0.55 at 128 px), so "3x" has a base
+    settings = VisualizeSettings(size=128, steps=48)  # the default closeness
+    accented = visualizer.render(channel_batch(LAYER, [channel]), settings, start=photo)
+    start = np.rint(visualizer.start_picture(photo, 128) * 255).astype(np.uint8)
+    assert accented.shape == (1, *start.shape)  # the photo's aspect, longer side 128
+    correlation = np.corrcoef(luminance(start).ravel(), luminance(accented[0]).ravel())[0, 1]
+    assert correlation >= 0.6
+    before, after = layer_output(np.stack([start, accented[0]]))[:, channel]
+    assert after >= 3 * before > 0
+    noise = visualizer.render(channel_batch(LAYER, [channel]), settings.replace(size=96))
+    assert (
+        np.corrcoef(luminance(start[:72, :96]).ravel(), luminance(noise[0, :72]).ravel())[0, 1]
+        < 0.3
+    )  # from noise, nothing of the photo
 
 
 def test_a_seed_renders_the_same_pixels_and_another_seed_others(visualizer):
@@ -271,9 +313,22 @@ def test_sheet_cells_are_titled_layer_channel_in_a_grid(tmp_path, capsys):
         (["--layer", "nolayer", "--channel", "1"], "layers: unknown layer(s) nolayer"),
         (["--objective", "mixed3:1 +"], "objective: expected a layer, a number or '('"),
         (["--class", "2"], "--class: InceptionV3 (as kdream loads it) has no classification head"),
+        (
+            ["--layer", "mixed3", "--channel", "1", "--closeness", "5"],
+            "--closeness goes with --from",
+        ),
+        (
+            ["--layer", "mixed3", "--channel", "1", "--from", "docs/coffee.jpg", "--param", "maco"],
+            "--from: starts from a photo with --param fft or pixels, not maco",
+        ),
+        (
+            ["--layer", "mixed3", "--channel", "1", "--from", "missing.jpg"],
+            "missing.jpg: no such file",
+        ),
     ],
 )
-def test_bad_requests_are_one_line_and_exit_2(args, message, tmp_path, capsys):
+def test_bad_requests_are_one_line_and_exit_2(args, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
     code = main(["visualize", *args, "--weights", "inception2015", "--size", "80",
                  "--steps", "1", "--quiet", "-o", str(tmp_path / "x.png")])  # fmt: skip
     error = capsys.readouterr().err
@@ -281,3 +336,41 @@ def test_bad_requests_are_one_line_and_exit_2(args, message, tmp_path, capsys):
     assert message in error
     assert error.count("\n") == 1
     assert not (tmp_path / "x.png").exists()
+
+
+def test_alpha_is_the_pngs_alpha_and_a_sheets_second_picture(tmp_path, capsys):
+    common = ["--layer", "mixed3", "--size", "80", "--steps", "2", "--weights", "random",
+              "--alpha", "--quiet"]  # fmt: skip
+    single, sheet = tmp_path / "one.png", tmp_path / "sheet.png"
+    assert main(["visualize", *common, "--channel", "3", "--param", "maco", "-o", str(single)]) == 0
+    with Image.open(single) as picture:
+        assert picture.mode == "RGBA" and picture.size == (80, 80)
+        alpha = np.asarray(picture)[..., 3]
+    assert alpha.max() == 255 and alpha.min() < 128
+    assert main(["visualize", *common, "--channels", "3-4", "-o", str(sheet)]) == 0
+    assert "sheet_importance.png: where the objective looked" in capsys.readouterr().out
+    with Image.open(sheet) as pictures, Image.open(tmp_path / "sheet_importance.png") as maps:
+        assert pictures.mode == "RGB" and maps.mode == "L" and maps.size == pictures.size
+    code = main(["visualize", *common, "--channels", "3-4", "-o", str(sheet), "--force"])
+    assert code == 0  # --force also covers the second picture
+
+
+def test_an_accentuation_replays_byte_for_byte_only_from_its_photo(tmp_path, capsys):
+    photo, other = ROOT / "docs" / "coffee.jpg", ROOT / "docs" / "chelsea.jpg"
+    first, again = tmp_path / "first.png", tmp_path / "again.png"
+    args = ["--layer", "mixed3", "--channel", "3", "--size", "96", "--steps", "2", "--quiet",
+            "--weights", "random", "--from", str(photo), "--closeness", "50"]  # fmt: skip
+    assert main(["visualize", *args, "-o", str(first)]) == 0
+    recipe = read_recipe(first)["visualize"]
+    assert recipe["from"]["name"] == "coffee.jpg" and recipe["closeness"] == 50
+    with Image.open(first) as picture, Image.open(photo) as source:
+        assert (
+            picture.width == 96 and abs(picture.height / 96 - source.height / source.width) < 0.02
+        )
+    replay = ["visualize", "--recipe", str(first), "--quiet", "-o", str(again)]
+    assert main(replay) == 2
+    assert "pass it with --from PHOTO" in capsys.readouterr().err
+    assert main([*replay, "--from", str(other)]) == 2
+    assert "chelsea.jpg is not the recipe's photo" in capsys.readouterr().err
+    assert main([*replay, "--from", str(photo)]) == 0
+    assert first.read_bytes() == again.read_bytes()

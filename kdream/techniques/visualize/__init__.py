@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from kdream.techniques.visualize.render import (
     Visualizer,
-    VisualizeSettings,
     cell_titles,
     settings_from_recipe,
     sheet_of,
     visualize,
 )
+from kdream.techniques.visualize.settings import VisualizeSettings
 
 __all__ = [
     "VisualizeSettings",

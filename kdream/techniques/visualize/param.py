@@ -1,11 +1,15 @@
 """Image parameterisations for feature visualisation: what the optimiser changes, and how
 that becomes pixels.
 
-``fft`` (the default, lucid's recipe): a spectrum per colour channel, scaled by 1/f so
+``fft`` (lucid's recipe): a spectrum per colour channel, scaled by 1/f so
 every frequency starts with the same power as in natural images, in a decorrelated colour
 space, mapped to pixels by an inverse real 2-D DFT, a colour-correlation matrix and a
 sigmoid. The optimiser then moves in a space where high frequencies are no cheaper than
-low ones: pictures come out crisp instead of noisy or blurry. ``pixels``: the same colour
+low ones: pictures come out crisp instead of noisy or blurry. ``maco`` (Fel et al.,
+NeurIPS 2023): only the *phase* of the spectrum is optimised; its magnitude stays that of
+natural photos (:mod:`~kdream.techniques.visualize.spectrum`), the image is standardised,
+then mapped through the same colours and sigmoid. Deep layers cannot fill such a picture
+with high-frequency noise, since the noise's power is fixed. ``pixels``: the same colour
 map and sigmoid on raw per-pixel parameters. A gray network's picture is one channel: one
 spectrum (or one plane of pixels), with no colour map to decorrelate.
 
@@ -23,6 +27,8 @@ Example:
     (2, 64, 64, 3)
     >>> ImageParam.create("fft", (64, 64), channels=1).parameter_shape(2)
     (2, 1, 64, 33, 2)
+    >>> ImageParam.create("maco", (64, 64)).parameter_shape(2)
+    (2, 3, 64, 33)
 """
 
 from __future__ import annotations
@@ -32,20 +38,12 @@ import dataclasses
 import numpy as np
 from keras import ops
 
-PARAMETERISATIONS = ("fft", "pixels")
+from kdream.techniques.visualize.colours import COLOR_CORRELATION_SVD_SQRT, COLOR_MAP, GRAY_MAP
+from kdream.techniques.visualize.spectrum import magnitude
 
-COLOR_CORRELATION_SVD_SQRT = np.asarray(
-    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], "float32"
-)
-"""Square root of ImageNet's colour covariance (lucid's optvis/param/color.py)."""
+PARAMETERISATIONS = ("fft", "maco", "pixels")
 
-COLOR_MAP = (
-    COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SVD_SQRT, axis=0))
-).T.astype("float32")
-"""Decorrelated colour -> RGB, applied as ``rgb = colour @ COLOR_MAP`` (row vectors)."""
-
-GRAY_MAP = np.ones((1, 1), "float32")
-"""A gray picture's "colour map": the one channel as it is."""
+__all__ = ["COLOR_CORRELATION_SVD_SQRT", "COLOR_MAP", "GRAY_MAP", "ImageParam", "PARAMETERISATIONS"]
 
 CHANNELS = (1, 3)
 """Pictures kdream parameterises: gray or RGB."""
@@ -53,6 +51,15 @@ CHANNELS = (1, 3)
 INITIAL_SD = 0.01
 SPECTRUM_SHRINK = 4.0
 """lucid divides the FFT image by 4: keeps the sigmoid out of saturation at the start."""
+
+MACO_GAIN = 2.0
+"""MACO's standardised image is doubled before the colours and the sigmoid: at unit
+deviation the sigmoid leaves the pictures grey and faint."""
+
+STANDARDISE_EPSILON = 1e-4
+
+PHOTO_CLIP = 0.01
+"""A photo's values are kept in [0.01, 0.99] before the sigmoid is inverted."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +80,7 @@ class ImageParam:
             >>> ImageParam.create("pixels", (32, 48)).parameter_shape(1)
             (1, 32, 48, 3)
         """
-        if kind not in PARAMETERISATIONS:
+        if kind not in PARAMETERISATIONS:  # fft, maco or pixels
             raise ValueError(f"param: must be one of {', '.join(PARAMETERISATIONS)} (got {kind!r})")
         height, width = (int(side) for side in size_hw)
         if min(height, width) < 1:
@@ -86,25 +93,60 @@ class ImageParam:
         height, width = self.size_hw
         if self.kind == "pixels":
             return (batch, height, width, self.channels)
+        if self.kind == "maco":
+            return (batch, self.channels, height, width // 2 + 1)  # phases only
         return (batch, self.channels, height, width // 2 + 1, 2)  # real and imaginary parts
 
     def initial(self, batch: int, rng: np.random.Generator) -> np.ndarray:
-        """Starting parameters: small Gaussian noise (sd 0.01, as lucid)."""
+        """Starting parameters: small Gaussian noise (sd 0.01, as lucid); MACO's phases
+        uniform on the circle."""
         shape = self.parameter_shape(batch)
+        if self.kind == "maco":
+            return rng.uniform(-np.pi, np.pi, shape).astype("float32")
         return (INITIAL_SD * rng.standard_normal(shape)).astype("float32")
+
+    def initial_from(self, pictures: np.ndarray) -> np.ndarray:
+        """Parameters whose picture is ``pictures`` ((N, H, W, channels) in [0, 1], clipped
+        to [0.01, 0.99]): feature accentuation starts from a photo, not from noise.
+
+        Example:
+            >>> param = ImageParam.create("fft", (8, 10))
+            >>> photo = np.full((1, 8, 10, 3), 0.3, "float32")
+            >>> unit = param.to_unit_rgb(ops.convert_to_tensor(param.initial_from(photo)),
+            ...                          *param.bases())
+            >>> bool(np.allclose(ops.convert_to_numpy(unit), photo, atol=1e-4))
+            True
+        """
+        if self.kind == "maco":
+            raise ValueError("--from: starts from a photo with --param fft or pixels, not maco")
+        pictures = np.clip(np.asarray(pictures, np.float64), PHOTO_CLIP, 1 - PHOTO_CLIP)
+        colour_map = COLOR_MAP if self.channels == 3 else GRAY_MAP
+        colour = np.log(pictures / (1 - pictures)) @ np.linalg.inv(colour_map.astype(np.float64))
+        if self.kind == "pixels":
+            return colour.astype("float32")
+        scale = inverse_dft_bases(self.size_hw, self.decay_power)[-1].astype(np.float64)
+        spectrum = np.fft.rfft2(colour * SPECTRUM_SHRINK, axes=(1, 2)) / scale[..., None]
+        spectrum = np.moveaxis(spectrum, -1, 1)  # (N, C, H, Kx)
+        return np.stack([spectrum.real, spectrum.imag], axis=-1).astype("float32")
 
     def bases(self) -> tuple[np.ndarray, ...]:
         """Constant tensors the map to pixels reads (passed to compiled code as data)."""
         colour_map = COLOR_MAP if self.channels == 3 else GRAY_MAP
         if self.kind == "pixels":
             return (colour_map,)
-        return (*inverse_dft_bases(self.size_hw, self.decay_power), colour_map)
+        dft = inverse_dft_bases(self.size_hw, self.decay_power)
+        if self.kind == "maco":  # the natural magnitudes take the place of 1/f
+            dft = (*dft[:-1], magnitude(self.size_hw, self.channels))
+        return (*dft, colour_map)
 
     def to_unit_rgb(self, parameters, *bases):
         """Parameters -> images (N, H, W, channels) in (0, 1)."""
         if self.kind == "pixels":
             (colour_map,) = bases
             colour = parameters
+        elif self.kind == "maco":
+            *dft, colour_map = bases
+            colour = MACO_GAIN * _standardised(spectrum_to_image(_unit_phasors(parameters), *dft))
         else:
             *dft, colour_map = bases
             colour = spectrum_to_image(parameters, *dft) / SPECTRUM_SHRINK
@@ -112,6 +154,19 @@ class ImageParam:
 
     def to_recipe(self) -> dict:
         return {"kind": self.kind, "decay_power": self.decay_power}
+
+
+def _unit_phasors(phases):
+    """(N, C, H, Kx) phases -> (N, C, H, Kx, 2) cos and sin."""
+    return ops.stack([ops.cos(phases), ops.sin(phases)], axis=-1)
+
+
+def _standardised(tensor):
+    """Zero mean and unit deviation per picture (over every axis but the first)."""
+    axes = tuple(range(1, len(tensor.shape)))
+    centred = tensor - ops.mean(tensor, axis=axes, keepdims=True)
+    deviation = ops.sqrt(ops.mean(ops.square(centred), axis=axes, keepdims=True))
+    return centred / (deviation + STANDARDISE_EPSILON)
 
 
 def frequencies(size_hw) -> np.ndarray:

@@ -2,11 +2,13 @@
 a class as much as possible.
 
 The same machinery as a dream (objectives, ``backend.input_gradient``, compiled
-functions, :class:`~kdream.dreamer.Progress`, cancel), with a different start (noise), a
-different parameterisation of the image (:mod:`kdream.param`: a 1/f spectrum in
-decorrelated colour) and random transforms every step (:mod:`kdream.transforms`),
-optimised with Adam. Per step the host only draws the transforms; the parameters and the
-optimiser state stay on the device.
+functions, :class:`~kdream.dreamer.Progress`, cancel), with a different start (noise, or
+a photo to accentuate), a different parameterisation of the image
+(:mod:`~kdream.techniques.visualize.param`: a 1/f spectrum in decorrelated colour, or
+MACO's phases over natural magnitudes) and random transforms every step
+(:mod:`~kdream.techniques.visualize.transforms`), optimised with Adam
+(:mod:`~kdream.techniques.visualize.step`). Per step the host only draws the transforms;
+the parameters and the optimiser state stay on the device.
 
 Many channels of one layer render as one batch: which channel each image shows is data
 (a one-hot selection), so the compiled step serves any channels of that layer.
@@ -28,99 +30,15 @@ import numpy as np
 from keras import ops
 from PIL import Image
 
-from kdream import backend
 from kdream import recipe as recipe_parts
-from kdream.ascent.adam import adam_ascent
 from kdream.ascent.dreamer import DreamCancelled, Dreamer, Progress, cancel_requested
-from kdream.models.extractor import FeatureExtractor
-from kdream.models.families import check_channel_indices, check_layer_names
-from kdream.network.build import spatial_size
 from kdream.objectives.core import Objective
 from kdream.objectives.recipes import from_recipe as objective_from_recipe
 from kdream.objectives.text import parse_objective
-from kdream.objectives.visual import (
-    CHANNEL_SELECTION,
-    ChannelBatchTerm,
-    ClassTerm,
-    NeuronTerm,
-    channel_selection,
-)
-from kdream.techniques.visualize.param import PARAMETERISATIONS, ImageParam
-from kdream.techniques.visualize.transforms import Transforms
-
-
-@dataclasses.dataclass(frozen=True)
-class VisualizeSettings:
-    """How a visualisation is rendered (everything but the objective and the model)."""
-
-    size: int = 224
-    steps: int = 256
-    seed: int = 0
-    param: str = "fft"
-    decay_power: float = 1.0
-    learning_rate: float = 0.05
-    pre_activation: bool = True
-    """Optimise each layer's output before its ReLU (lucid's ``_pre_relu``)."""
-    batch: int = 1
-    """Images per objective (different seeds of noise; with a diversity term, different
-    pictures). A channel batch sets it to its number of channels."""
-    transforms: Transforms = Transforms()
-
-    def __post_init__(self):
-        if self.param not in PARAMETERISATIONS:
-            raise ValueError(f"param: must be one of {', '.join(PARAMETERISATIONS)}")
-        for name in ("size", "steps", "batch"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be a positive integer")
-        if not 0 < self.learning_rate <= 10:
-            raise ValueError("learning_rate: must be in (0, 10]")
-
-    def replace(self, **changes) -> VisualizeSettings:
-        return dataclasses.replace(self, **changes)
-
-    def image_param(self, channels: int = 3) -> ImageParam:
-        """The parameterisation of pictures of ``channels`` (the network's: 1 or 3)."""
-        return ImageParam.create(self.param, (self.size, self.size), self.decay_power, channels)
-
-    def to_dict(self) -> dict:
-        return {
-            "size": self.size,
-            "steps": self.steps,
-            "seed": self.seed,
-            "param": self.param,
-            "decay_power": self.decay_power,
-            "learning_rate": self.learning_rate,
-            "pre_activation": self.pre_activation,
-            "batch": self.batch,
-            "transforms": self.transforms.to_recipe(),
-        }
-
-    @classmethod
-    def from_dict(cls, entry) -> VisualizeSettings:
-        """Settings a recipe recorded, checked as data."""
-        if not isinstance(entry, dict):
-            raise ValueError("recipe: 'visualize' must be a table of settings")
-        try:
-            return cls(
-                size=_recipe_int(entry, "size"),
-                steps=_recipe_int(entry, "steps"),
-                seed=_recipe_int(entry, "seed", minimum=0),
-                param=str(entry["param"]),
-                decay_power=float(entry["decay_power"]),
-                learning_rate=float(entry["learning_rate"]),
-                pre_activation=bool(entry["pre_activation"]),
-                batch=_recipe_int(entry, "batch"),
-                transforms=Transforms.from_recipe(entry["transforms"]),
-            )
-        except (KeyError, TypeError) as error:
-            raise ValueError(f"recipe: 'visualize' lacks a valid {error}") from None
-
-
-def _recipe_int(entry: dict, key: str, minimum: int = 1) -> int:
-    value = entry[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"recipe: 'visualize' {key} must be an integer >= {minimum}")
-    return value
+from kdream.objectives.visual import ChannelBatchTerm
+from kdream.pixels import resize, rgb_picture
+from kdream.techniques.visualize.settings import VisualizeSettings
+from kdream.techniques.visualize.step import VisualizeStep
 
 
 class Visualizer:
@@ -145,7 +63,7 @@ class Visualizer:
         self.dreamer = dreamer or Dreamer(weights, model, input_range, precision)
         self.channels = self.dreamer.spec.channels
         """1 for a gray network (its pictures are (N, size, size, 1)), else 3."""
-        self._steps: dict[tuple, _CompiledStep] = {}
+        self._steps: dict[tuple, VisualizeStep] = {}
 
     @property
     def head_layer(self) -> str | None:
@@ -188,11 +106,18 @@ class Visualizer:
         objective: Objective | str,
         settings: VisualizeSettings | None = None,
         *,
+        start: np.ndarray | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         cancel=None,
     ) -> np.ndarray:
         """uint8 pictures (N, size, size, 3) that maximise ``objective`` ((N, size, size, 1)
-        for a gray network: :meth:`picture_of` turns one into what is saved).
+        for a gray network: :meth:`picture_of` turns one into what is saved). With
+        ``settings.alpha`` each picture has one more channel: its importance map
+        (:meth:`importance_of`).
+
+        ``start``: a photo (uint8 (H, W, 3) or (H, W)) to accentuate instead of noise
+        (Hamblin et al., 2024): the pictures start as the photo, resized so its longer
+        side is ``settings.size``, and ``settings.closeness`` holds them near it.
 
         ``on_progress`` gets a :class:`~kdream.dreamer.Progress` after every step (its
         ``image()`` is the batch's first picture); ``cancel`` (an Event or a function) is
@@ -200,24 +125,39 @@ class Visualizer:
         """
         settings = settings or VisualizeSettings()
         objective = self.objective(objective)
-        param, transforms = settings.image_param(self.channels), settings.transforms
+        photo = None if start is None else self.start_picture(start, settings.size)
+        size_hw = None if photo is None else photo.shape[:2]
+        param, transforms = settings.image_param(self.channels, size_hw), settings.transforms
         count = self.batch_size(objective, settings)
-        step = self.compiled_step(objective, settings)
-        step.check(objective, transforms.output_hw(param.size_hw))
+        step = self.compiled_step(objective, settings, split=photo is not None or settings.alpha)
+        step.check(objective, transforms.output_hw(param.size_hw), settings.size)
         rng = np.random.default_rng(settings.seed)
-        parameters = ops.convert_to_tensor(param.initial(count, rng))
+        if photo is None:
+            parameters = ops.convert_to_tensor(param.initial(count, rng))
+        else:
+            photos = np.repeat(photo[None], count, axis=0)
+            parameters = ops.convert_to_tensor(param.initial_from(photos))
+            photo = ops.convert_to_tensor(photos)
         moments = (ops.zeros_like(parameters), ops.zeros_like(parameters))
         fixed_data = [ops.convert_to_tensor(b) for b in param.bases()]
         fixed_data += [ops.convert_to_tensor(d) for d in step.objective_data(objective, count)]
         rate = ops.convert_to_tensor(np.float32(settings.learning_rate))
+        closeness = ops.convert_to_tensor(np.float32(settings.closeness))
+        importance = None
         started = time.perf_counter()
         for index in range(settings.steps):
             if cancel_requested(cancel):
                 raise DreamCancelled("visualisation cancelled")
-            matrices = transforms.draw(rng, count, param.size_hw)
-            values, gradient = step.gradient(
-                parameters, ops.convert_to_tensor(matrices), *fixed_data
-            )
+            matrices = ops.convert_to_tensor(transforms.draw(rng, count, param.size_hw))
+            if step.split:
+                values, gradient, on_pixels = step.split_gradient(
+                    parameters, matrices, fixed_data, photo, closeness
+                )
+                if settings.alpha:
+                    magnitude = ops.sum(ops.abs(on_pixels), axis=-1)
+                    importance = magnitude if importance is None else importance + magnitude
+            else:
+                values, gradient = step.gradient(parameters, matrices, *fixed_data)
             iteration = ops.convert_to_tensor(np.float32(index + 1))
             parameters, *moments = step.adam(parameters, gradient, *moments, rate, iteration)
             if on_progress is not None:
@@ -229,19 +169,38 @@ class Visualizer:
                         _snapshot=lambda p=parameters: self._pictures(step, p, fixed_data)[0],
                     )
                 )  # fmt: skip
-        return _to_uint8(self._pictures(step, parameters, fixed_data))
+        pictures = _to_uint8(self._pictures(step, parameters, fixed_data))
+        if importance is None:
+            return pictures
+        alpha = importance_alpha(ops.convert_to_numpy(importance))
+        return np.concatenate([pictures, alpha[..., None]], axis=-1)
+
+    def start_picture(self, photo: np.ndarray, size: int) -> np.ndarray:
+        """A photo as a render starts from it: float32 (h, w, channels) in [0, 1], its
+        longer side ``size`` (gray networks see its luminance)."""
+        rgb = rgb_picture(photo, "--from photo")
+        height, width = rgb.shape[:2]
+        scale = size / max(height, width)
+        size_hw = (max(1, round(height * scale)), max(1, round(width * scale)))
+        picture = Image.fromarray(resize(rgb, size_hw))
+        if self.channels == 1:
+            picture = picture.convert("L")
+        return np.asarray(picture, np.float32).reshape(*size_hw, self.channels) / 255.0
 
     def _pictures(self, step, parameters, fixed_data) -> np.ndarray:
         """Float pictures in [-1, 1] (the model range :class:`Progress` expects)."""
         unit = step.pictures(parameters, *fixed_data[: step.base_count])
         return ops.convert_to_numpy(unit) * 2.0 - 1.0
 
-    def compiled_step(self, objective: Objective, settings: VisualizeSettings) -> _CompiledStep:
+    def compiled_step(
+        self, objective: Objective, settings: VisualizeSettings, split: bool = False
+    ) -> VisualizeStep:
         """The compiled step for this objective's structure (a channel batch's channels are
         data: any channels of its layer share one step)."""
-        key = (_structure(objective), settings.param, settings.pre_activation, settings.transforms)
+        structure = _structure(objective)
+        key = (structure, settings.param, settings.pre_activation, settings.transforms, split)
         if key not in self._steps:
-            self._steps[key] = _CompiledStep(self.dreamer, objective, settings)
+            self._steps[key] = VisualizeStep(self.dreamer, objective, settings, split)
         return self._steps[key]
 
     def picture_of(self, objective, pictures: np.ndarray, cell_px: int | None = None):
@@ -254,20 +213,31 @@ class Visualizer:
             (224, 224)
         """
         objective = self.objective(objective)
+        pictures = pictures[..., : self.channels]  # without an importance map
         picture = pictures[0] if len(pictures) == 1 else sheet_of(objective, pictures, cell_px)
         if self.channels == 1:
             picture = picture[..., 0] if picture.shape[-1] == 1 else _luminance(picture)
         return picture
 
-    def recipe(self, objective: Objective | str, settings: VisualizeSettings) -> dict:
-        """Everything needed to render the same pictures again (embedded in PNGs)."""
-        return {
-            **self.dreamer.provenance(),
-            "visualize": {
-                **settings.to_dict(),
-                "objective": self.objective(objective).to_recipe(),
-            },
-        }
+    def importance_of(self, objective, pictures: np.ndarray, cell_px: int | None = None):
+        """The importance maps of a render made with ``alpha`` as saved beside
+        :meth:`picture_of`: one picture's (H, W) alpha channel, or a labelled gray sheet
+        of them; None for a render without them."""
+        if pictures.shape[-1] == self.channels:
+            return None
+        maps = pictures[..., -1:]
+        if len(maps) == 1:
+            return maps[0, ..., 0]
+        return _luminance(sheet_of(self.objective(objective), maps, cell_px))
+
+    def recipe(self, objective: Objective | str, settings: VisualizeSettings, start=None) -> dict:
+        """Everything needed to render the same pictures again (embedded in PNGs);
+        ``start``: the photo a render started from, as a
+        :class:`~kdream.objectives.references.ReferenceImage` (its sha256 is recorded)."""
+        entry = {**settings.to_dict(), "objective": self.objective(objective).to_recipe()}
+        if start is not None:
+            entry["from"] = start.to_recipe()
+        return {**self.dreamer.provenance(), "visualize": entry}
 
 
 def settings_from_recipe(recipe: dict) -> tuple[Objective, VisualizeSettings]:
@@ -298,86 +268,16 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb), "RGB").convert("L"))
 
 
+def importance_alpha(importance: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) alpha from summed gradient magnitudes: each picture's map over its
+    99th percentile, clipped (MACO's transparency, robust to a few hot pixels)."""
+    top = np.percentile(importance, 99, axis=(1, 2), keepdims=True)
+    unit = np.clip(importance / np.maximum(top, 1e-12), 0.0, 1.0)
+    return np.rint(unit * 255).astype(np.uint8)
+
+
 def _to_uint8(unit_or_model_range: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((unit_or_model_range + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-class _CompiledStep:
-    """The gradient of the objective with respect to the image parameters (through the
-    parameterisation and the transforms), Adam, and the map to pictures."""
-
-    def __init__(self, dreamer: Dreamer, objective: Objective, settings: VisualizeSettings):
-        self.model = dreamer.model
-        self.spec = dreamer.spec
-        self.extractor = FeatureExtractor.build(
-            objective.layer_names,
-            base=dreamer.model,
-            spec=dreamer.spec,
-            pre_activation=settings.pre_activation,
-        )
-        param, transforms = settings.image_param(dreamer.spec.channels), settings.transforms
-        self.size = settings.size
-        self.base_count = len(param.bases())
-        self.data_keys = objective.data_keys
-        names, base_count = self.extractor.layer_names, self.base_count
-
-        def prepare(parameters, matrices, *data):
-            pixels = param.to_unit_rgb(parameters, *data[:base_count])
-            return transforms.apply(pixels, matrices) * 2.0 - 1.0
-
-        def objective_of_outputs(outputs, matrices, *data):
-            outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-            named = dict(zip(self.data_keys, data[base_count:]))
-            return objective(dict(zip(names, outputs)), named)
-
-        self.gradient = backend.input_gradient(
-            self.extractor.model, objective_of_outputs, prepare=prepare
-        )
-        self.adam = backend.compile_function(adam_ascent)
-        self.pictures = backend.compile_function(param.to_unit_rgb)
-
-    def objective_data(self, objective: Objective, count: int) -> list[np.ndarray]:
-        """The data tensors the objective reads, in ``objective.data_keys`` order."""
-        data = []
-        for key in self.data_keys:
-            if key != CHANNEL_SELECTION:
-                raise ValueError(f"visualize: no data for objective input {key!r}")
-            (term,) = [t for t in objective.terms if isinstance(t, ChannelBatchTerm)]
-            channels = int(self.model.get_layer(term.layer).output.shape[-1])
-            rows = term.channels if len(term.channels) == count else term.channels * count
-            data.append(channel_selection(rows, channels))
-        return data
-
-    def check(self, objective: Objective, input_hw) -> None:
-        """One clear error for a layer, channel, unit or position the model lacks, or an
-        image too small for its layers."""
-        check_layer_names(self.model, objective.layer_names, self.spec)
-        if self.spec.fixed_hw is not None and tuple(input_hw) != tuple(self.spec.fixed_hw):
-            fitting = self.spec.fixed_hw[0] - (int(input_hw[0]) - self.size)
-            raise ValueError(
-                f"size: {self.spec.display_name} takes {self.spec.fixed_hw[0]} px inputs only; "
-                f"with these transforms that is --size {fitting}"
-            )
-        # A classifier's head has no positions: only spatial outputs bound the size.
-        spatial = all(len(output.shape) == 4 for output in self.extractor.model.outputs)
-        minimum = self.extractor.min_side() if spatial else self.spec.min_input_side
-        if min(input_hw) < minimum:
-            raise ValueError(f"size: these layers need images of at least {minimum} px")
-        for term in objective.terms:
-            indices = list(getattr(term, "channels", None) or ())
-            indices += [term.channel] if isinstance(term, NeuronTerm) else []
-            indices += [term.unit] if isinstance(term, ClassTerm) else []
-            check_channel_indices(self.model, term.layer, indices)
-            if isinstance(term, NeuronTerm):
-                self._check_position(term, input_hw)
-
-    def _check_position(self, term: NeuronTerm, input_hw) -> None:
-        height, width = spatial_size(self.model, [term.layer], input_hw)[term.layer]
-        if term.x >= width or term.y >= height:
-            raise ValueError(
-                f"neuron: {term.layer} is {width}x{height} positions at this size; "
-                f"x must be below {width} and y below {height} (got {term.x},{term.y})"
-            )
 
 
 def cell_titles(objective, count: int) -> list[str]:

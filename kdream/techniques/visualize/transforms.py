@@ -1,5 +1,6 @@
 """Transformation robustness: every step sees the picture padded, shifted, scaled and
-rotated a little, so the optimiser cannot hide the feature in pixel-exact noise.
+rotated a little (:class:`Transforms`), or a random crop of it (:class:`Crops`, MACO's),
+so the optimiser cannot hide the feature in pixel-exact noise.
 
 lucid's ``standard_transforms`` (pad 12 px of grey, jitter 8, scale 0.9..1.1, rotate
 -10..10 degrees, jitter 4), as one bilinear affine resampling per image on the device. The
@@ -108,3 +109,67 @@ class Transforms:
         if not transforms.scales or not transforms.angles:
             raise ValueError("recipe: 'transforms' needs at least one scale and one angle")
         return transforms
+
+
+@dataclasses.dataclass(frozen=True)
+class Crops:
+    """MACO's robustness transform: each step the network sees, per picture, one random
+    square crop resampled (bilinear) to the picture's size. Its side is a fraction of the
+    picture's drawn uniformly from ``box``; its centre is drawn around the middle with
+    deviation ``spread`` (a fraction of the side) and kept inside the picture.
+
+    horama crops 0.25-0.3 of a 1280 px picture for a 224 px network; kdream's pictures
+    are the network's size, so the crops are larger: the network sees the picture's
+    features 1.2-2x enlarged, which makes them finer in the picture.
+    """
+
+    box: tuple[float, float] = (0.5, 0.85)
+    spread: float = 0.15
+
+    kind = "crops"
+
+    def output_hw(self, size_hw) -> tuple[int, int]:
+        return int(size_hw[0]), int(size_hw[1])
+
+    def draw(self, rng: np.random.Generator, batch: int, size_hw) -> np.ndarray:
+        """(batch, 8) float32 affine transforms, as :meth:`Transforms.draw`."""
+        height, width = (int(side) for side in size_hw)
+        matrices = []
+        for _ in range(batch):
+            side = float(rng.uniform(*self.box))
+            centre = np.clip(0.5 + self.spread * rng.standard_normal(2), side / 2, 1 - side / 2)
+            left, top = (centre[0] - side / 2) * width, (centre[1] - side / 2) * height
+            matrices.append([side, 0.0, left, 0.0, side, top, 0.0, 0.0])
+        return np.asarray(matrices, "float32")
+
+    def apply(self, images, matrices):
+        return ops.image.affine_transform(
+            images, matrices, interpolation="bilinear", fill_mode="constant", fill_value=GREY
+        )
+
+    def to_recipe(self) -> dict:
+        return {"kind": self.kind, "box": list(self.box), "spread": self.spread}
+
+    @classmethod
+    def from_recipe(cls, entry) -> Crops:
+        try:
+            low, high = (float(value) for value in entry["box"])
+            crops = cls((low, high), float(entry["spread"]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("recipe: crop 'transforms' must hold box and spread") from None
+        if not (0.05 <= low <= high <= 1.0 and 0 <= crops.spread <= 1):
+            raise ValueError("recipe: crop 'transforms' values are out of range")
+        return crops
+
+
+def transforms_from_recipe(entry) -> Transforms | Crops:
+    """The transforms a recipe recorded (a plain table is :class:`Transforms`: recipes
+    before crops existed read back)."""
+    if isinstance(entry, dict) and entry.get("kind") == Crops.kind:
+        return Crops.from_recipe(entry)
+    return Transforms.from_recipe(entry)
+
+
+def default_transforms(param: str) -> Transforms | Crops:
+    """MACO's pictures are seen through random crops; lucid's through its transforms."""
+    return Crops() if param == "maco" else Transforms()
