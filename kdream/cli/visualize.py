@@ -147,6 +147,8 @@ def run(args) -> int:
         imageio.check_output_path(importance_path, inputs, args.force)
     path = imageio.save_image(output, picture, alpha=alpha, recipe=recipe_out)
     what = titles[0] if len(titles) == 1 else f"{len(titles)} pictures"
+    if args.objective is not None and len(titles) == 1:
+        what = " ".join(args.objective.split())  # the objective as written, every term
     print(f"wrote {path}: {what}, {settings.size} px, {settings.steps} steps")
     if importance is not None and not as_alpha:
         imageio.save_image(importance_path, importance, recipe=recipe_out)

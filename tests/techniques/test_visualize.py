@@ -374,3 +374,12 @@ def test_an_accentuation_replays_byte_for_byte_only_from_its_photo(tmp_path, cap
     assert "chelsea.jpg is not the recipe's photo" in capsys.readouterr().err
     assert main([*replay, "--from", str(photo)]) == 0
     assert first.read_bytes() == again.read_bytes()
+
+
+def test_the_wrote_line_names_an_objective_as_written(tmp_path, capsys):
+    output = tmp_path / "objective.png"
+    objective = "mixed3:1 +  mixed3:2 - 0.5*mixed3:7"
+    code = main(["visualize", "--objective", objective, "--size", "80", "--steps", "1",
+                 "--weights", "random", "--quiet", "-o", str(output)])  # fmt: skip
+    assert code == 0
+    assert f"wrote {output}: mixed3:1 + mixed3:2 - 0.5*mixed3:7, 80 px" in capsys.readouterr().out
