@@ -15,7 +15,7 @@ Many channels of one layer render as one batch: which channel each image shows i
 
 Example:
     >>> visualizer = Visualizer(weights="inception2015")                  # doctest: +SKIP
-    >>> pictures = visualizer.render("mixed4:97", VisualizeSettings(size=160))
+    >>> pictures = visualizer.render("mixed4:97", VisualizeSettings(size=160))  # doctest: +SKIP
     >>> pictures.shape                                                    # doctest: +SKIP
     (1, 160, 160, 3)
 """
@@ -326,21 +326,26 @@ def visualize(
     *,
     model=None,
     weights="auto",
+    start=None,
     on_progress=None,
     cancel=None,
     **settings,
 ) -> np.ndarray:
-    """Render ``objective`` (text like ``"mixed4:97"`` or an :class:`Objective`) from noise:
-    uint8 pictures (N, size, size, 3). Loads the model each call; use :class:`Visualizer`
-    for many renders. ``settings`` are further :class:`VisualizeSettings` fields.
+    """Render ``objective`` (text like ``"mixed4:97"`` or an :class:`Objective`) from noise,
+    or accentuate it in the photo ``start`` (uint8 RGB): uint8 pictures (N, H, W, 3). Loads
+    the model each call; use :class:`Visualizer` for many renders. ``settings`` are further
+    :class:`VisualizeSettings` fields (``param="maco"``, ``alpha=True``, ``closeness=50``).
 
     Example:
         >>> import kdream
         >>> kdream.visualize("mixed3:5", size=96, steps=2, weights="random").shape
         (1, 96, 96, 3)
+        >>> kdream.visualize("mixed3:5", size=96, steps=2, weights="random", param="maco",
+        ...                  alpha=True).shape
+        (1, 96, 96, 4)
     """
     chosen = VisualizeSettings(size=size, seed=seed, **settings)
     if steps is not None:
         chosen = chosen.replace(steps=steps)
     visualizer = Visualizer(weights, model)
-    return visualizer.render(objective, chosen, on_progress=on_progress, cancel=cancel)
+    return visualizer.render(objective, chosen, start=start, on_progress=on_progress, cancel=cancel)

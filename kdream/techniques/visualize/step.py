@@ -10,7 +10,7 @@ gradient, changed as needed, pulled back through the parameterisation
 
 Example:
     >>> step = VisualizeStep(dreamer, objective, settings)             # doctest: +SKIP
-    >>> values, gradient = step.gradient(parameters, matrices, *fixed_data)
+    >>> values, gradient = step.gradient(parameters, matrices, *fixed_data)  # doctest: +SKIP
 """
 
 from __future__ import annotations
