@@ -182,9 +182,9 @@ class Visualizer:
         height, width = rgb.shape[:2]
         scale = size / max(height, width)
         size_hw = (max(1, round(height * scale)), max(1, round(width * scale)))
-        picture = Image.fromarray(resize(rgb, size_hw))
+        picture = resize(rgb, size_hw)
         if self.channels == 1:
-            picture = picture.convert("L")
+            picture = _luminance(picture)
         return np.asarray(picture, np.float32).reshape(*size_hw, self.channels) / 255.0
 
     def _pictures(self, step, parameters, fixed_data) -> np.ndarray:
