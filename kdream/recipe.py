@@ -229,6 +229,22 @@ def replay_weights(recipe: dict | None) -> str:
     return source or "auto"
 
 
+def picked_picture(recipe: dict | None) -> int | None:
+    """Which picture of a batch render a file shows (an atlas saves each channel of a
+    channel batch alone): its index, or None for the whole render.
+
+    Example:
+        >>> picked_picture({"pick": {"picture": 3}}), picked_picture({})
+        (3, None)
+    """
+    value = (_part(recipe, "pick", dict) or {}).get("picture")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 4096:
+        raise RecipeError("kdream recipe's pick.picture must be an integer in [0, 4096)")
+    return value
+
+
 def section(recipe: dict | None, name: str) -> dict | None:
     """A technique's own section (``style``, ``visualize``, ``motion``, ``sheet``), or None."""
     return _part(recipe, name, dict)

@@ -29,8 +29,7 @@ from kdream.cli.common import (
 )
 from kdream.config import DreamConfig
 from kdream.io import images as imageio
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+from kdream.io.images import IMAGE_SUFFIXES
 
 
 def add_parser(commands, parents) -> None:

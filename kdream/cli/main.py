@@ -33,8 +33,8 @@ from kdream.cli.common import (
 )
 
 COMMANDS = (
-    "dream", "style", "zoom", "video", "inspect", "visualize", "layers", "weights", "tui",
-    "doctor", "info",
+    "dream", "style", "zoom", "video", "inspect", "visualize", "atlas", "layers", "weights",
+    "tui", "doctor", "info",
 )  # fmt: skip
 
 
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pixel range your own model was trained on (default 0,1)",
     )
 
-    from kdream.cli import doctor, dream, inspect, layers, motion, style, tui, visualize
+    from kdream.cli import atlas, doctor, dream, inspect, layers, motion, style, tui, visualize
     from kdream.cli import weights as weights_command
 
     dream.add_parser(commands, [common, weights])
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     motion.add_parsers(commands, [common, weights])
     inspect.add_parser(commands, [common, weights])
     visualize.add_parser(commands, [common, weights])
+    atlas.add_parser(commands, [common, weights])
     layers.add_parser(commands, [common, weights])
     weights_command.add_parser(commands, [common])
     tui.add_parser(commands, [common, weights])

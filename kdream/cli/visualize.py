@@ -135,9 +135,16 @@ def run(args) -> int:
         print(f"kdream: cancelled; {output} was not written", file=sys.stderr)
         return EXIT_CANCELLED
     titles = cell_titles(objective, len(pictures))
+    pick = _picked_picture(recipe, len(pictures))
+    if pick is not None:  # one picture of a batch render (an atlas' channel)
+        pictures, titles = pictures[pick : pick + 1], titles[pick : pick + 1]
     recipe_out = recipe_parts.with_parts(
         visualizer.recipe(objective, settings, photo), sheet={"cell": cell}
     )
+    if pick is not None:  # one picture, as the atlas saved it: no sheet
+        recipe_out = recipe_parts.with_parts(
+            visualizer.recipe(objective, settings, photo), pick={"picture": pick}
+        )
     picture = visualizer.picture_of(objective, pictures, cell)
     importance = visualizer.importance_of(objective, pictures, cell)
     as_alpha = importance is not None and importance.shape == picture.shape[:2]
@@ -154,6 +161,18 @@ def run(args) -> int:
         imageio.save_image(importance_path, importance, recipe=recipe_out)
         print(f"wrote {importance_path}: where the objective looked")
     return EXIT_OK
+
+
+def _picked_picture(recipe, count: int) -> int | None:
+    """The one picture of the render a recipe keeps (an atlas saves each channel of a
+    batch alone), or None for all of them."""
+    try:
+        pick = recipe_parts.picked_picture(recipe)
+    except recipe_parts.RecipeError as error:
+        raise UsageError(str(error)) from None
+    if pick is not None and pick >= count:
+        raise UsageError(f"the recipe picks picture {pick} of a render of {count}")
+    return pick
 
 
 def _check_photo_flags(args) -> None:

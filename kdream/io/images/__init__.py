@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from kdream.io.images.loading import (
+    IMAGE_SUFFIXES,
     MAX_PIXELS,
     SAMPLE_NAME,
     SAMPLE_SOURCE,
@@ -35,6 +36,7 @@ from kdream.io.images.paths import check_output_path, default_output_path
 from kdream.io.images.saving import SUPPORTED_OUTPUT_SUFFIXES, save_image, supports_alpha
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "MAX_PIXELS",
     "RECIPE_KEY",
     "SAMPLE_NAME",

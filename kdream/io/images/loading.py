@@ -58,6 +58,10 @@ class LoadedImage:
     notices: tuple[str, ...] = ()
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+"""What a folder of photos is read for (by name: a file is checked when it is read)."""
+
+
 def _allowed_formats() -> list[str]:
     Image.init()  # registers all plugins so that the availability check below is accurate
     return [name for name in _INPUT_FORMATS if name in Image.OPEN]
