@@ -42,7 +42,9 @@ def wheel(tmp_path_factory) -> pathlib.Path:
     return built
 
 
-def source_files(folder: str, suffixes=(".py", ".tcss", ".png", ".txt", ".npz")) -> set[str]:
+def source_files(
+    folder: str, suffixes=(".py", ".tcss", ".png", ".txt", ".npz", ".html", ".css", ".js")
+) -> set[str]:
     """Files under ``folder`` a user needs, as the wheel names them."""
     base = ROOT / folder
     return {

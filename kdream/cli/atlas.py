@@ -56,8 +56,8 @@ def add_parser(commands, parents) -> None:
                       help="classes of a model with a head (default: all, up to 100; "
                       "'none' for none)")  # fmt: skip
     how = parser.add_argument_group("rendering")
-    how.add_argument("--size", type=positive_int, default=224, metavar="PX",
-                     help="picture side (default 224)")  # fmt: skip
+    how.add_argument("--size", type=positive_int, metavar="PX",
+                     help="picture side (default 224; a fixed-size model: its size)")  # fmt: skip
     how.add_argument("--steps", type=positive_int, help="optimisation steps (default 256)")
     how.add_argument("--seed", type=int, default=0, help="noise and transforms (default 0)")
     how.add_argument("--diversity", type=_views, default=4, metavar="N",

@@ -49,6 +49,7 @@ class AtlasOptions:
     """What an atlas shows and how its pictures are rendered.
 
     ``channels``: the same channel indices in every layer (None: all of them).
+    ``size``: the pictures' side (None: 224, or what a network of one input size takes).
     ``diversity``: extra views of each channel (0: none), rendered at half ``size``.
     ``classes``: class units of a model with a head (None: all of them, up to
     :data:`MAX_DEFAULT_CLASSES`; an empty tuple: none).
@@ -56,7 +57,7 @@ class AtlasOptions:
 
     layers: tuple[str, ...] | None = None
     channels: tuple[int, ...] | None = None
-    size: int = 224
+    size: int | None = None
     steps: int | None = None
     seed: int = 0
     diversity: int = 4
@@ -280,8 +281,9 @@ def _write_examples(site: Path, statistics, photo_paths, max_side: int, report) 
 
 
 def _settings(visualizer, options: AtlasOptions) -> VisualizeSettings:
-    settings = visualizer.default_settings().replace(size=options.size, seed=options.seed)
-    return settings if options.steps is None else settings.replace(steps=options.steps)
+    settings = visualizer.default_settings().replace(seed=options.seed)
+    changes = {"size": options.size, "steps": options.steps}
+    return settings.replace(**{k: v for k, v in changes.items() if v is not None})
 
 
 def _is_written(path: Path, recipe: dict) -> bool:

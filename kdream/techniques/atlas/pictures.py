@@ -22,7 +22,7 @@ from keras import ops
 from kdream import recipe as recipe_parts
 from kdream.models.extractor import FeatureExtractor
 from kdream.objectives.visual import channel_batch, diversity
-from kdream.pixels import to_model_range
+from kdream.pixels import resize, to_model_range
 from kdream.techniques.visualize.render import Visualizer
 from kdream.techniques.visualize.settings import VisualizeSettings
 
@@ -110,7 +110,10 @@ def probabilities(visualizer: Visualizer, pictures: np.ndarray) -> np.ndarray:
     are a distribution already (a softmax head), else their softmax."""
     dreamer, head = visualizer.dreamer, visualizer.head_layer
     extractor = FeatureExtractor.build([head], base=dreamer.model, spec=dreamer.spec)
-    pixels = np.stack([to_model_range(dreamer.pixels_for_model(p)) for p in pictures])
+    fixed = dreamer.spec.fixed_hw  # a network of one input size sees the picture at it
+    flat = [p[..., 0] if p.shape[-1] == 1 else p for p in pictures[..., : visualizer.channels]]
+    seen = [p if fixed is None else resize(p, fixed) for p in flat]
+    pixels = np.stack([to_model_range(dreamer.pixels_for_model(p)) for p in seen])
     outputs = extractor.activations(ops.convert_to_tensor(pixels))[head]
     values = np.asarray(ops.convert_to_numpy(ops.cast(outputs, "float32")), np.float64)
     is_distribution = values.min() >= 0 and np.allclose(values.sum(axis=1), 1.0, atol=1e-3)

@@ -21,34 +21,43 @@ from keras import ops
 from PIL import Image
 
 from kdream import backend
-from kdream.models.extractor import FeatureExtractor
+from kdream.network.layers import as_list
 from kdream.pixels import to_model_range
 
 MASS = 0.9
 """Share of the gradient's magnitude inside the receptive field."""
 
 
-def measure(dreamer, layer: str, probe: np.ndarray) -> tuple[int, tuple[float, float]]:
-    """(receptive field side in px, stride (y, x) in px) of ``layer`` on ``probe`` (a uint8
-    picture the size of the photos' tiles, as the network reads it)."""
-    extractor = FeatureExtractor.build([layer], base=dreamer.model, spec=dreamer.spec)
+def measure(dreamer, extractor, probe: np.ndarray) -> dict[str, tuple[int, tuple[float, float]]]:
+    """``{layer: (receptive field side in px, stride (y, x) in px)}`` for the layers of
+    ``extractor``, measured on ``probe`` (a uint8 picture the size of the photos' tiles).
+
+    One compiled pull-back serves every layer: which position of which layer is pulled
+    back is data (a one-hot cotangent per layer, zeros for the others).
+    """
     pixels = ops.convert_to_tensor(to_model_range(dreamer.pixels_for_model(probe))[None])
-    (maps,) = extractor.activations(pixels).values()
-    height, width = (int(side) for side in maps.shape[1:3])
-    stride = (probe.shape[0] / height, probe.shape[1] / width)
-    centre = (height // 2, width // 2)
-    cotangent = np.zeros(maps.shape, np.float32)
-    cotangent[0, centre[0], centre[1], :] = 1.0
-    pull_back = backend.vector_jacobian(lambda x: as_single(extractor.model(x, training=False)))
-    gradient = ops.convert_to_numpy(pull_back(pixels, ops.convert_to_tensor(cotangent)))
-    magnitude = np.abs(np.asarray(gradient, np.float64)[0]).sum(axis=-1)
-    in_pixels = (int((centre[0] + 0.5) * stride[0]), int((centre[1] + 0.5) * stride[1]))
-    side = square_holding(magnitude, in_pixels, MASS)
-    return max(side, round(max(stride))), stride
+    maps = [ops.convert_to_numpy(m) for m in extractor.activations(pixels).values()]
 
+    def weighted(inputs, *selections):
+        outputs = as_list(extractor.model(inputs, training=False))
+        return sum(ops.sum(ops.cast(o, "float32") * s) for o, s in zip(outputs, selections))
 
-def as_single(outputs):
-    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    pull_back = backend.vector_jacobian(weighted)
+    found = {}
+    for index, name in enumerate(extractor.layer_names):
+        height, width = (int(side) for side in maps[index].shape[1:3])
+        stride = (probe.shape[0] / height, probe.shape[1] / width)
+        centre = (height // 2, width // 2)
+        selections = [np.zeros(m.shape, np.float32) for m in maps]
+        selections[index][0, centre[0], centre[1], :] = 1.0
+        gradient = pull_back(
+            pixels, ops.ones((), "float32"), *(ops.convert_to_tensor(s) for s in selections)
+        )
+        magnitude = np.abs(np.asarray(ops.convert_to_numpy(gradient), np.float64)[0]).sum(-1)
+        in_pixels = (int((centre[0] + 0.5) * stride[0]), int((centre[1] + 0.5) * stride[1]))
+        side = square_holding(magnitude, in_pixels, MASS)
+        found[name] = (max(side, round(max(stride))), stride)
+    return found
 
 
 def square_holding(magnitude: np.ndarray, centre: tuple[int, int], mass: float) -> int:

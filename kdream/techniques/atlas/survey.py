@@ -53,7 +53,7 @@ def survey(
         layout = tile_layout(extractor, picture.shape[:2], tile_px)
         if accumulators is None:
             probe = picture[: layout.tile_hw[0], : layout.tile_hw[1]]
-            fields = {name: receptive.measure(dreamer, name, probe)[0] for name in layers}
+            fields = {n: f[0] for n, f in receptive.measure(dreamer, extractor, probe).items()}
             accumulators = {
                 name: LayerAccumulator(
                     name,
@@ -81,14 +81,13 @@ def survey(
 def network_view(dreamer, extractor, photo: np.ndarray) -> np.ndarray:
     """The photo as the network reads it: its channels (gray or RGB), and enlarged when a
     side is below what the network takes (a network of one input size: that size)."""
-    picture = dreamer.pixels_for_model(photo)
     smallest = extractor.fixed_hw or (extractor.min_side(),) * 2
-    height, width = picture.shape[:2]
+    height, width = photo.shape[:2]
     scale = max(smallest[0] / height, smallest[1] / width, 1.0)
     if scale > 1.0:
         size = (max(smallest[0], round(height * scale)), max(smallest[1], round(width * scale)))
-        picture = resize(picture, size).reshape(*size, picture.shape[-1])
-    return picture
+        photo = resize(photo[..., 0] if photo.ndim == 3 and photo.shape[-1] == 1 else photo, size)
+    return dreamer.pixels_for_model(photo)
 
 
 def tile_layout(extractor, image_hw, tile_px: int) -> TileLayout:
