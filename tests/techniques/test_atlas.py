@@ -15,7 +15,6 @@ import pytest
 from kdream.ascent.dreamer import DreamCancelled
 from kdream.io.atlas import ATLAS_JSON, AtlasOptions, build_atlas
 from kdream.io.atlas.site import example_path, picture_path
-from kdream.models.extractor import FeatureExtractor
 from kdream.techniques.atlas.receptive import crop, crop_box, measure, square_holding
 from kdream.techniques.atlas.statistics import DUPLICATE_CORRELATION
 from kdream.techniques.atlas.survey import survey
@@ -132,9 +131,7 @@ def test_receptive_field_and_crops_land_on_the_feature(tmp_path):
     visualizer = Visualizer(model=uniform_blur(tmp_path))
     photo = np.zeros((40, 60, 3), np.uint8)
     photo[19:24, 40:45] = 255  # a bright 5x5 square, centre (21, 42): one position sees it all
-    extractor = FeatureExtractor.build(["blur"], base=visualizer.dreamer.model,
-                                       spec=visualizer.dreamer.spec)  # fmt: skip
-    assert measure(visualizer.dreamer, extractor, photo) == {"blur": (5, (1.0, 1.0))}
+    assert measure(visualizer.dreamer, ["blur"], photo) == {"blur": (5, (1.0, 1.0))}
     stats = survey(visualizer.dreamer, [photo], {"blur": [0]}, 1)["blur"]
     assert stats.receptive_field == 5
     assert stats.examples[0][0].centre == (21, 42)

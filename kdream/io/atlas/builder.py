@@ -36,7 +36,7 @@ from kdream.pixels import resize
 from kdream.techniques.atlas import pictures as renders
 from kdream.techniques.atlas.receptive import crop
 from kdream.techniques.atlas.statistics import LayerStatistics
-from kdream.techniques.atlas.survey import TILE_PX, spatial_layers, survey
+from kdream.techniques.atlas.survey import TILE_PX, spatial_layers, survey, surveyed_pictures
 from kdream.techniques.visualize.settings import VisualizeSettings
 
 ATLAS_JSON = "atlas.json"
@@ -174,7 +174,7 @@ def build_atlas(
     site.mkdir(parents=True, exist_ok=True)
     context = _site_context(visualizer, photo_paths, options)
     _save_json(site, key, statistics, {}, complete=False)
-    _write_examples(site, statistics, photo_paths, options.max_side, report)
+    _write_examples(site, visualizer.dreamer, statistics, photo_paths, options.max_side, report)
     _write_pages(site, context, statistics, options)
     settings = _settings(visualizer, options)
     done, total = 0, sum(len(c) for c in choices.values())
@@ -261,7 +261,7 @@ def _save_json(site: Path, key: dict, statistics, classes: dict, complete: bool)
     atomic_write_text(site / ATLAS_JSON, json.dumps(entry, indent=1))
 
 
-def _write_examples(site: Path, statistics, photo_paths, max_side: int, report) -> None:
+def _write_examples(site: Path, dreamer, statistics, photo_paths, max_side, report) -> None:
     """Each channel's dataset examples as crops, one photo read at a time."""
     wanted: dict[int, list] = {}
     for stats in statistics.values():
@@ -269,15 +269,18 @@ def _write_examples(site: Path, statistics, photo_paths, max_side: int, report) 
             for rank, example in enumerate(examples):
                 path = site / pages.example_path(stats.layer, channel, rank)
                 wanted.setdefault(example.photo, []).append((path, example, stats))
-    for done, (photo, crops) in enumerate(sorted(wanted.items()), start=1):
-        picture = None
-        for path, example, stats in crops:
-            if path.is_file():
-                continue
-            picture = _photo(photo_paths[photo], max_side) if picture is None else picture
+    missing = {
+        photo: [(path, example, stats) for path, example, stats in crops if not path.is_file()]
+        for photo, crops in sorted(wanted.items())
+    }
+    missing = {photo: crops for photo, crops in missing.items() if crops}
+    photos = (_photo(photo_paths[photo], max_side) for photo in missing)
+    seen = surveyed_pictures(dreamer, list(statistics), photos)
+    for done, (crops, picture) in enumerate(zip(missing.values(), seen), start=1):
+        for path, example, stats in crops:  # crops of what the network saw (gray: gray)
             path.parent.mkdir(parents=True, exist_ok=True)
             save_image(path, crop(picture, example.centre, stats.receptive_field, EXAMPLE_PX))
-        report("examples", done, len(wanted))
+        report("examples", done, len(missing))
 
 
 def _settings(visualizer, options: AtlasOptions) -> VisualizeSettings:

@@ -21,6 +21,7 @@ from keras import ops
 from PIL import Image
 
 from kdream import backend
+from kdream.models.extractor import FeatureExtractor
 from kdream.network.layers import as_list
 from kdream.pixels import to_model_range
 
@@ -28,13 +29,18 @@ MASS = 0.9
 """Share of the gradient's magnitude inside the receptive field."""
 
 
-def measure(dreamer, extractor, probe: np.ndarray) -> dict[str, tuple[int, tuple[float, float]]]:
-    """``{layer: (receptive field side in px, stride (y, x) in px)}`` for the layers of
-    ``extractor``, measured on ``probe`` (a uint8 picture the size of the photos' tiles).
+def measure(dreamer, layers, probe: np.ndarray) -> dict[str, tuple[int, tuple[float, float]]]:
+    """``{layer: (receptive field side in px, stride (y, x) in px)}`` for ``layers``,
+    measured on ``probe`` (a uint8 picture the size of the photos' tiles).
 
-    One compiled pull-back serves every layer: which position of which layer is pulled
-    back is data (a one-hot cotangent per layer, zeros for the others).
+    The layers are read before their ReLU: a position whose every channel is off on the
+    probe still has a gradient there. One compiled pull-back serves every layer: which
+    position of which layer is pulled back is data (a one-hot cotangent per layer, zeros
+    for the others).
     """
+    extractor = FeatureExtractor.build(
+        layers, base=dreamer.model, spec=dreamer.spec, pre_activation=True
+    )
     pixels = ops.convert_to_tensor(to_model_range(dreamer.pixels_for_model(probe))[None])
     maps = [ops.convert_to_numpy(m) for m in extractor.activations(pixels).values()]
 

@@ -53,7 +53,7 @@ def survey(
         layout = tile_layout(extractor, picture.shape[:2], tile_px)
         if accumulators is None:
             probe = picture[: layout.tile_hw[0], : layout.tile_hw[1]]
-            fields = {n: f[0] for n, f in receptive.measure(dreamer, extractor, probe).items()}
+            fields = {n: f[0] for n, f in receptive.measure(dreamer, layers, probe).items()}
             accumulators = {
                 name: LayerAccumulator(
                     name,
@@ -76,6 +76,13 @@ def survey(
         raise ValueError("atlas: no photos to survey")
     total = {name: int(dreamer.model.get_layer(name).output.shape[-1]) for name in layers}
     return {name: acc.finish(total[name], fields[name]) for name, acc in accumulators.items()}
+
+
+def surveyed_pictures(dreamer, layers, photos: Iterable[np.ndarray]):
+    """Each photo as :func:`survey` read it (where its examples' centres are)."""
+    extractor = FeatureExtractor.build(list(layers), base=dreamer.model, spec=dreamer.spec)
+    for photo in photos:
+        yield network_view(dreamer, extractor, photo)
 
 
 def network_view(dreamer, extractor, photo: np.ndarray) -> np.ndarray:
