@@ -221,6 +221,7 @@ def _survey_key(visualizer, photo_paths, choices, options) -> dict:
     return json.loads(
         json.dumps(
             {
+                "kdream": provenance["kdream"],  # another version may survey otherwise
                 "photos": [[p.name, file_hash(p)] for p in photo_paths],
                 "layers": {name: list(channels) for name, channels in choices.items()},
                 "model": provenance["model"],
