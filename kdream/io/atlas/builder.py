@@ -149,8 +149,14 @@ def build_atlas(
     options: AtlasOptions = AtlasOptions(),
     on_progress: Callable[[Report], None] | None = None,
     cancel=None,
+    renderer=None,
 ) -> Atlas:
-    """Survey ``photo_paths`` and, with ``output``, write the atlas site there."""
+    """Survey ``photo_paths`` and, with ``output``, write the atlas site there.
+
+    ``renderer(site, jobs, settings, options, cancel)`` renders :class:`RenderJob` s and
+    yields each one as it is done, in any order (default: one after the other here;
+    :mod:`kdream.distributed` spreads them over Ray actors).
+    """
     photo_paths = [Path(p) for p in photo_paths]
     layers = chosen_layers(visualizer, options)
     choices = channels_of(visualizer, layers, options.channels)
@@ -176,15 +182,21 @@ def build_atlas(
     _save_json(site, key, statistics, {}, complete=False)
     _write_examples(site, visualizer.dreamer, statistics, photo_paths, options.max_side, report)
     _write_pages(site, context, statistics, options)
-    settings = _settings(visualizer, options)
+    settings = render_settings(visualizer, options)
+    jobs = [
+        RenderJob(name, batch)
+        for name in layers
+        for batch in renders.batches(choices[name], options.batch)
+    ]
+    left = {name: sum(job.layer == name for job in jobs) for name in layers}
     done, total = 0, sum(len(c) for c in choices.values())
     report("channels", done, total)
-    for name in layers:
-        for batch in renders.batches(choices[name], options.batch):
-            _render_batch(site, visualizer, name, batch, settings, options, cancel)
-            done += len(batch)
-            report("channels", done, total)
-        _write_pages(site, context, statistics, options)
+    render = renderer or _serial_renderer(visualizer)
+    for job in render(site, jobs, settings, options, cancel):
+        done, left[job.layer] = done + len(job.channels), left[job.layer] - 1
+        report("channels", done, total)
+        if left[job.layer] == 0:  # a finished layer can be browsed while the rest renders
+            _write_pages(site, context, statistics, options)
     classes = _render_classes(site, visualizer, settings, options, cancel, report)
     context = {**context, "classes": _class_views(site, classes)}
     _save_json(site, key, statistics, classes, complete=True)
@@ -284,7 +296,7 @@ def _write_examples(site: Path, dreamer, statistics, photo_paths, max_side, repo
         report("examples", done, len(missing))
 
 
-def _settings(visualizer, options: AtlasOptions) -> VisualizeSettings:
+def render_settings(visualizer, options: AtlasOptions) -> VisualizeSettings:
     settings = visualizer.default_settings().replace(seed=options.seed)
     changes = {"size": options.size, "steps": options.steps}
     return settings.replace(**{k: v for k, v in changes.items() if v is not None})
@@ -298,6 +310,30 @@ def _is_written(path: Path, recipe: dict) -> bool:
         return read_recipe(path) == json.loads(recipe_parts.to_json(recipe))
     except Exception:  # unreadable or foreign: render it again
         return False
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderJob:
+    """One render batch of an atlas: channels of a layer, drawn together."""
+
+    layer: str
+    channels: tuple[int, ...]
+
+
+def _serial_renderer(visualizer):
+    def render(site, jobs, settings, options, cancel):
+        for job in jobs:
+            render_job(site, visualizer, job, settings, options, cancel)
+            yield job
+
+    return render
+
+
+def render_job(site: Path, visualizer, job: RenderJob, settings, options, cancel=None) -> None:
+    """Render one batch's pictures (and diversity views) into ``site``, unless they are on
+    disk already with this run's recipes; every file is written atomically, so a job run
+    twice (a Ray worker died and its job was retried) writes the same files."""
+    _render_batch(site, visualizer, job.layer, job.channels, settings, options, cancel)
 
 
 def _render_batch(site, visualizer, layer, batch, settings, options, cancel) -> None:
