@@ -153,6 +153,11 @@ def _plan_outputs(sources, output, force, references=()) -> list[tuple[str, Path
         targets = [imageio.default_output_path(s) for s in sources]
     if len(set(map(str, targets))) < len(targets):
         raise UsageError("two inputs would write the same output name: use separate runs")
+    if not output:  # names kdream chose: a taken one gets the next number, never an error
+        return [
+            (source, imageio.pick_output_path(None, target, files, force))
+            for source, target in zip(sources, targets)
+        ]
     return [
         (source, imageio.check_output_path(target, files, force))
         for source, target in zip(sources, targets)

@@ -55,9 +55,8 @@ def run(args) -> int:
         layer = args.layer
         panels = feature_maps(dreamer, photo, layer, args.top)
         default_name, what = f"{Path(source).stem}_{layer}_maps.png", "feature maps"
-    output = Path(args.output or default_name)
     files = [args.input] if args.input else []
-    imageio.check_output_path(output, files, args.force)
+    output = imageio.pick_output_path(args.output, default_name, files, args.force)
     sheet = contact_sheet([p.picture for p in panels], [p.title for p in panels], args.cell)
     recipe = {
         **dreamer.provenance(),

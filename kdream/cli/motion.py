@@ -141,6 +141,8 @@ def _plan(args, default_name: str) -> MotionPlan:
     from kdream.io.video import OUTPUT_SUFFIXES
 
     output = Path(args.output or default_name)
+    if not (args.output or args.force or args.resume):  # kdream's name: a taken one gets a number
+        output = imageio.free_path(output)
     into_folder = output.is_dir() or str(args.output or "").endswith(("/", "\\"))
     if not into_folder and output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(

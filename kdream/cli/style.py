@@ -86,8 +86,9 @@ def run(args) -> int:
 
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     config = _config(args, recipe)
-    output = Path(args.output or f"{Path(args.content).stem}_styled.png")
-    imageio.check_output_path(output, [args.content, *args.styles], args.force)
+    default = f"{Path(args.content).stem}_styled.png"
+    inputs = [args.content, *args.styles]
+    output = imageio.pick_output_path(args.output, default, inputs, args.force)
     content = load_reference(args.content)
     styles = [load_reference(path) for path in args.styles]
     _check_recipe_images(recipe, content, styles)

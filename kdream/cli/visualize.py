@@ -101,9 +101,9 @@ def run(args) -> int:
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     described = _described_objective(args) if recipe is None else None
     _check_photo_flags(args)
-    output = Path(args.output or f"visualize_{_slug(args, recipe)}.png")
     inputs = [path for path in (args.recipe, args.photo) if path]
-    imageio.check_output_path(output, inputs, args.force)
+    default = f"visualize_{_slug(args, recipe)}.png"
+    output = imageio.pick_output_path(args.output, default, inputs, args.force)
     importance_path = output.with_name(f"{output.stem}_importance.png")
     if args.alpha and (not imageio.supports_alpha(output) or _may_be_sheet(args)):
         imageio.check_output_path(importance_path, inputs, args.force)
