@@ -101,8 +101,8 @@ def pick_output_path(
     user did not choose. ``force`` without -o replaces the default name instead.
 
     Example:
-        >>> pick_output_path(None, "surely/not/here_dream.png", [], False).name
-        'here_dream.png'
+        >>> pick_output_path(None, "surely_not_here_dream.png", ["photo.jpg"], False).name
+        'surely_not_here_dream.png'
     """
     if requested:
         return check_output_path(requested, inputs, force)
