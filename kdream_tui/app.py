@@ -40,6 +40,7 @@ from .form import (
     selectable_weights,
 )
 from .holder import ModelHolder
+from .keys import KEYS
 from .messages import DreamFinished, DreamStep, LayersKnown, ModelFailed, ModelReady, SaveFinished
 from .prompt import PathPrompt, TextPrompt
 from .results import DreamResult
@@ -94,16 +95,7 @@ class KdreamApp(App[int]):
     # Its footer entry would push "q Quit" off an 80-column terminal, and kdream has no
     # commands of its own to put in it.
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
-        Binding("d", "dream", "Dream"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("s", "save", "Save"),
-        Binding("o", "open", "Open"),
-        Binding("r", "recipe", "Recipe"),
-        Binding("g", "guide", "Guide"),
-        Binding("v", "visualise", "Visualise"),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = [Binding(key.key, key.action, key.label) for key in KEYS]
 
     dreaming = var(False, bindings=True)
     """A dream or a visualisation is running: ``c`` works; ``o``, ``g`` and ``v`` wait."""

@@ -284,29 +284,40 @@ def warn_if_recipe_differs(recipe, dreamer, quiet) -> None:
         notify(quiet, "the recipe was made with other weights (sha256 differs)")
 
 
-def add_recipe_arguments(parser, title: str):
-    """The dream's recipe flags (also taken by ``zoom`` and ``video``); returns the group."""
+def add_recipe_arguments(parser, title: str, base: DreamConfig | None = None, max_side=None):
+    """The dream's recipe flags (also taken by ``zoom`` and ``video``, whose per-frame
+    defaults are ``base`` and ``max_side``); every help line names the flag's default.
+    Returns the group."""
+    base = base or DreamConfig()
+    layers = ",".join(f"{name}={weight:g}" for name, weight in base.layers)
     recipe = parser.add_argument_group(title)
-    recipe.add_argument("--layers", type=parse_layers, help="e.g. mixed3=1.0,mixed5=1.5")
+    recipe.add_argument("--layers", type=parse_layers, help=f"default: {layers}")
     recipe.add_argument(
-        "--channels", type=parse_channels, action="append", metavar="LAYER:IDX[,IDX][=W]"
+        "--channels", type=parse_channels, action="append", metavar="LAYER:IDX[,IDX][=W]",
+        help="channel terms added to the layers' (default: none)",
+    )  # fmt: skip
+    recipe.add_argument("--reduction", choices=REDUCTIONS, help=f"default: {base.reduction}")
+    recipe.add_argument("--octaves", type=int, help=f"default: {base.octaves}")
+    recipe.add_argument("--octave-scale", type=float, help=f"default: {base.octave_scale:g}")
+    recipe.add_argument("--octave-mode", choices=OCTAVE_MODES, help=f"default: {base.octave_mode}")
+    recipe.add_argument(
+        "--steps", type=int, help=f"ascent steps per octave (default: {base.steps})"
     )
-    recipe.add_argument("--reduction", choices=REDUCTIONS)
-    recipe.add_argument("--octaves", type=int)
-    recipe.add_argument("--octave-scale", type=float)
-    recipe.add_argument("--octave-mode", choices=OCTAVE_MODES)
-    recipe.add_argument("--steps", type=int, help="ascent steps per octave")
-    recipe.add_argument("--step-size", type=float)
-    recipe.add_argument("--tile-size", type=int, metavar="PX")
-    recipe.add_argument("--tile-batch", type=int, metavar="N", help="tiles per network pass")
-    recipe.add_argument("--jitter", type=int, metavar="PX")
-    recipe.add_argument("--smoothing", type=float, metavar="SIGMA", help="0 turns it off")
+    recipe.add_argument("--step-size", type=float, help=f"default: {base.step_size:g}")
+    recipe.add_argument("--tile-size", type=int, metavar="PX", help=f"default: {base.tile_size}")
+    recipe.add_argument("--tile-batch", type=int, metavar="N",
+                        help=f"tiles per network pass (default: {base.tile_batch})")  # fmt: skip
+    recipe.add_argument("--jitter", type=int, metavar="PX",
+                        help=f"largest random roll per step (default: {base.jitter})")  # fmt: skip
+    recipe.add_argument("--smoothing", type=float, metavar="SIGMA",
+                        help=f"0 turns it off (default: {base.smoothing:g})")  # fmt: skip
     recipe.add_argument(
         "--normalize",
         metavar="MODE",
-        help="mean (default) or lap[:LEVELS] (LEVELS 1..8, lap = lap:4), the 2016 notebook's "
-        "Laplacian-pyramid normalisation",
+        help=f"mean or lap[:LEVELS] (LEVELS 1..8, lap = lap:4), the 2016 notebook's "
+        f"Laplacian-pyramid normalisation (default: {base.normalize})",
     )
-    recipe.add_argument("--seed", type=int)
-    recipe.add_argument("--max-side", type=positive_int, metavar="PX", help="downsize inputs")
+    recipe.add_argument("--seed", type=int, help=f"default: {base.seed}")
+    recipe.add_argument("--max-side", type=positive_int, metavar="PX",
+                        help=f"downsize inputs (default: {max_side or 'no limit'})")  # fmt: skip
     return recipe

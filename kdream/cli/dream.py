@@ -38,7 +38,11 @@ def add_parser(commands, parents) -> None:
         "dream", parents=parents, help="dream images (default: the embedded sample photo)"
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or directories")
-    parser.add_argument("-o", "--output", help="output file (one input) or directory")
+    parser.add_argument(
+        "-o", "--output",
+        help="output file (one input) or directory (default: <input>_dream.png, -2, -3... "
+        "when taken)",
+    )  # fmt: skip
     recipe = add_recipe_arguments(parser, "recipe (defaults: kdream's recipe, or --recipe's)")
     recipe.add_argument("--recipe", metavar="PNG", help="start from the recipe of a kdream PNG")
     recipe.add_argument(

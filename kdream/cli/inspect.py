@@ -26,7 +26,9 @@ def add_parser(commands, parents) -> None:
         help="show a convolution's filters instead (default: the first convolution)",
     )  # fmt: skip
     parser.add_argument("--top", type=positive_int, default=32, help="most active channels (32)")
-    parser.add_argument("--cell", type=positive_int, default=96, metavar="PX", help="cell size")
+    parser.add_argument(
+        "--cell", type=positive_int, default=96, metavar="PX", help="cell size (96)"
+    )
     parser.add_argument("--max-side", type=positive_int, default=512, metavar="PX",
                         help="downsize the photo first (512)")  # fmt: skip
     parser.add_argument("-o", "--output", help="sheet PNG (default: <input>_<layer>_maps.png)")

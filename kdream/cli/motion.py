@@ -29,7 +29,7 @@ from kdream.cli.common import (
     model_choice,
     positive_int,
 )
-from kdream.config import DreamConfig
+from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
 from kdream.io import images as imageio
 
 RUN_RECIPE = "run.json"
@@ -45,21 +45,21 @@ def add_parsers(commands, parents) -> None:
     zoom.add_argument("--zoom", type=float, default=1.02, help="scale per frame (1.02)")
     zoom.add_argument("--rotate", type=float, default=0.0, metavar="DEG", help="per frame (0)")
     zoom.add_argument("--fps", type=float, default=30.0, help="frames per second (30)")
-    add_recipe_arguments(
-        zoom, "per-frame recipe (defaults: octaves 1, steps 3, jitter 16, smoothing 1)"
-    )
+    add_recipe_arguments(zoom, "per-frame recipe", DreamConfig().replace(**ZOOM_RECIPE))
     zoom.set_defaults(run=run_zoom)
 
     video = commands.add_parser("video", parents=parents, help="dream every frame of a video")
     video.add_argument("input", metavar="INPUT", help="a video file or a folder of frames")
     _output_arguments(video, "<input>_dream.mp4")
     video.add_argument("--blend", type=float, default=0.7, help="previous dream carried (0.7)")
-    video.add_argument("--flow", choices=("dis", "farneback", "off"), default="dis")
+    video.add_argument(
+        "--flow", choices=("dis", "farneback", "off"), default="dis",
+        help="optical flow that moves the previous dream with the picture: dis (OpenCV's "
+        "DIS, fast), farneback, or off (default: dis)",
+    )  # fmt: skip
     video.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
-    add_recipe_arguments(
-        video,
-        "per-frame recipe (defaults: octaves 2, steps 6, jitter 16, smoothing 1, max side 720)",
-    )
+    base = DreamConfig().replace(**VIDEO_RECIPE)
+    add_recipe_arguments(video, "per-frame recipe", base, max_side=VIDEO_MAX_SIDE)
     video.set_defaults(run=run_video)
 
 
@@ -77,7 +77,7 @@ def _output_arguments(parser, default: str) -> None:
 
 
 def run_zoom(args) -> int:
-    from kdream.techniques.motion.sequence import ZOOM_RECIPE, MotionConfig, zoom_frames
+    from kdream.techniques.motion.sequence import MotionConfig, zoom_frames
 
     motion = MotionConfig(frames=args.frames, zoom=args.zoom, rotate=args.rotate, fps=args.fps)
     loaded = imageio.load_image(args.input) if args.input else imageio.load_sample()
@@ -97,7 +97,7 @@ def run_zoom(args) -> int:
 
 def run_video(args) -> int:
     from kdream.io import video as video_io
-    from kdream.techniques.motion.sequence import VIDEO_RECIPE, MotionConfig, video_frames
+    from kdream.techniques.motion.sequence import MotionConfig, video_frames
 
     info = video_io.probe(args.input)
     max_side = args.max_side or VIDEO_MAX_SIDE
