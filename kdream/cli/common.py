@@ -194,6 +194,17 @@ def model_choice(args, recipe: dict | None) -> tuple[str | None, tuple | None]:
     return entry.get("name"), input_range
 
 
+def recorded_input(recipe: dict | None) -> str | None:
+    """A replayed recipe's picture when no INPUT is given: None for the sample (or no
+    recipe), else its file here (a recipe names a file, never a path)."""
+    source = recipe_parts.input_entry(recipe).get("source")
+    if source is None or source == imageio.SAMPLE_SOURCE:
+        return None
+    if not Path(str(source)).is_file():
+        raise UsageError(f"the recipe's input {source!r} is not here: give INPUT")
+    return str(source)
+
+
 def check_recipe_model(recipe: dict | None, dreamer) -> None:
     """A replay must use the very model file the recipe names: refuse another one."""
     expected = recipe_parts.model_entry(recipe).get("sha256")
