@@ -318,16 +318,24 @@ class KdreamApp(App[int]):
         self.notify(message.reason, title="cannot load the model", severity="error", timeout=10)
         self.status.say(f"model failed: {message.reason}", "bold red")
 
+    def _progress_line(self, info) -> str:
+        """A dream's octave, step and loss; a visualisation has one octave, so it shows its
+        objective and steps instead."""
+        eta = f"ETA {format_seconds(info.eta)}"
+        if self.running == "visualisation":
+            return f"{self.visualised} · step {info.step}/{info.steps} · {eta}"
+        return (
+            f"octave {info.octave}/{info.octaves} · step {info.step}/{info.steps} · "
+            f"loss {info.loss:.4g} · {eta}"
+        )
+
     def on_dream_step(self, message: DreamStep) -> None:
         if not self.dreaming:  # a late report from a run that already ended
             return
         info = message.info
         self.status.set_fraction(info.fraction)
         if not self._cancel.is_set():
-            self.status.say(
-                f"octave {info.octave}/{info.octaves} · step {info.step}/{info.steps} · "
-                f"loss {info.loss:.4g} · ETA {format_seconds(info.eta)}"
-            )
+            self.status.say(self._progress_line(info))
         if message.image is not None:
             caption = f"dreaming · octave {info.octave}/{info.octaves}"
             if self.running == "visualisation":
@@ -433,7 +441,9 @@ class KdreamApp(App[int]):
 
     def _checked_objective(self, text: str) -> str:
         """The prompt's check: text the objective parser accepts (else its one-line error)."""
-        self.holder.visualizer(self.params.weights).objective(text)
+        from kdream.objectives.text import visualisation_objective  # the model is loaded
+
+        visualisation_objective(text, self.holder.visualizer(self.params.weights).head_layer)
         return text
 
     def _start_visualising(self, objective_text: str | None) -> None:

@@ -231,7 +231,7 @@ def _described_objective(args):
     if args.neuron is not None and args.channel is None:
         raise UsageError("--neuron X,Y needs --channel C")
     from kdream.objectives.core import layer
-    from kdream.objectives.visual import channel_batch, neuron
+    from kdream.objectives.visual import channel_batch, neuron, single_channel
 
     if args.channels is not None:
         indices = parse_channel_list(args.channels)
@@ -240,7 +240,7 @@ def _described_objective(args):
         return lambda visualizer: layer(args.layer)
     if args.neuron is not None:
         return lambda visualizer: neuron(args.layer, args.channel, *args.neuron)
-    return lambda visualizer: channel_batch(args.layer, [args.channel])
+    return lambda visualizer: single_channel(args.layer, args.channel)
 
 
 def _class_objective(visualizer, units: tuple[int, ...]):
