@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -42,20 +41,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def import_keras_quietly() -> None:
-    """Import Keras with the framework's start-up chatter (TensorFlow's C++ log lines,
-    which no environment variable silences) kept off the user's terminal."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import keras
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
+    """Import Keras without the framework's start-up chatter (see
+    :func:`kdream.backend.common.import_keras_quietly`)."""
+    from kdream.backend.common import import_keras_quietly as import_quietly
+
+    import_quietly()
+    import keras
+
     if keras.backend.backend() == "tensorflow":
         # tf.function's retracing advice counts every kdream function as one (a new image
         # size per octave is expected): not for the user's terminal.

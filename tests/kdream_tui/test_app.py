@@ -740,14 +740,8 @@ def test_visualise_mode_works_on_a_gray_model(tmp_path, monkeypatch):
             assert app.dream_worker.result == "done"
             assert app.preview.border_title == "visualisation"
             shown = app.result.rgb.copy()
-            line = app._progress_line(StepInfo(1, 1, 2, 3, 0.5, 0.7, 1.0))
-            assert "mixed2:7" in line and "step 2/3" in line and "octave" not in line
             await pilot.press("s")
             await finish_workers(pilot)
-            await pilot.pause()
-            toasts = list(app.screen.query(Toast))
-            assert toasts, "saving shows a notification"
-            assert all(toast.region.bottom <= app.status.region.y for toast in toasts)
             return shown, app.last_saved
 
     monkeypatch.chdir(tmp_path)  # the default name is relative to the working directory
