@@ -197,6 +197,22 @@ def recorded_input(recipe: dict | None) -> str | None:
     return str(source)
 
 
+def check_network_names(model: str | None, layers=(), channels=()) -> None:
+    """Layer names and channel indices of a built-in network, checked against its catalogue
+    before any framework loads (an own .keras file's are checked once it is loaded)."""
+    from kdream import catalogue
+
+    family = catalogue.family_of(model)
+    if family is None:
+        return
+    try:
+        catalogue.check_layer_names(family, [*layers, *(entry[0] for entry in channels)])
+        for layer, indices, *_ in channels:
+            catalogue.check_channel_indices(family, layer, indices)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def check_recipe_model(recipe: dict | None, dreamer) -> None:
     """A replay must use the very model file the recipe names: refuse another one."""
     expected = recipe_parts.model_entry(recipe).get("sha256")

@@ -14,11 +14,13 @@ from kdream.cli.common import (
     EXIT_USAGE,
     UsageError,
     add_recipe_arguments,
+    check_network_names,
     check_recipe_model,
     config_from_args,
     ctrl_c_sets,
     fail,
     fit_max_side,
+    import_keras_quietly,
     model_choice,
     notify,
     progress_bar,
@@ -64,12 +66,14 @@ def run(args) -> int:
     guide_reference = _guide_reference(args.guide)
     weights = args.weights or recipe_weights(recipe)
     model, input_range = model_choice(args, recipe)
+    check_network_names(model, [name for name, _ in config.layers], config.channels)
 
     failures, written = _unreadable_inputs(jobs), []
     jobs = [(source, output) for source, output in jobs if source not in failures]
     if not jobs:  # nothing to dream: don't load a model
         return EXIT_USAGE
 
+    import_keras_quietly()  # every check above ran without a framework: mistakes answer fast
     from kdream.ascent.dreamer import DreamCancelled, Dreamer
 
     objective = _recipe_objective(recipe, args)
