@@ -206,7 +206,8 @@ def check_network_names(model: str | None, layers=(), channels=()) -> None:
     if family is None:
         return
     try:
-        catalogue.check_layer_names(family, [*layers, *(entry[0] for entry in channels)])
+        names = dict.fromkeys([*layers, *(entry[0] for entry in channels)])
+        catalogue.check_layer_names(family, list(names))
         for layer, indices, *_ in channels:
             catalogue.check_channel_indices(family, layer, indices)
     except ValueError as error:

@@ -38,7 +38,7 @@ COMMANDS = (
 )  # fmt: skip
 
 
-CHECKS_FIRST = ("kdream.cli.dream",)
+CHECKS_FIRST = ("kdream.cli.dream", "kdream.cli.visualize")
 """Commands that check files, parameters and layer names before any framework loads."""
 
 

@@ -25,6 +25,18 @@ MISTAKES = {
         ["photo.png", "--model", "vgg19", "--layers", "mixed4=1"],
         "unknown layer(s) mixed4; use one of block1_conv2",
     ),
+    "visualize: mistyped layer": (
+        ["visualize", "--layer", "mixed42", "--channel", "1"],
+        "kdream: error: layers: unknown layer(s) mixed42; use one of mixed0",
+    ),
+    "visualize: channel past the layer": (
+        ["visualize", "--layer", "mixed4", "--channel", "900"],
+        "kdream: error: channels: mixed4 has 768 channels (0..767); got 900",
+    ),
+    "visualize: a class of a headless network": (
+        ["visualize", "--class", "3"],
+        "kdream: error: --class: InceptionV3 (as kdream loads it) has no classification head",
+    ),
 }
 
 
@@ -45,7 +57,8 @@ def subprocess_with_imports(args, cwd):
     the command otherwise."""
     env = dict(os.environ)
     env.setdefault("KERAS_BACKEND", "tensorflow")
-    command = [sys.executable, "-X", "importtime", "-m", "kdream", "dream", *args]
+    args = args if args[0] == "visualize" else ["dream", *args]
+    command = [sys.executable, "-X", "importtime", "-m", "kdream", *args]
     return subprocess.run(
         [*command, "--weights", "random"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
