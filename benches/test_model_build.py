@@ -92,3 +92,35 @@ def probe_env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+FAIL_FAST_MISTAKES = {
+    "missing file": ["dream", "missing.jpg"],
+    "--steps -1": ["dream", "--steps", "-1"],
+    "mistyped layer": ["dream", "--layers", "mixed42=1"],
+    "channel past its layer": ["visualize", "--layer", "mixed4", "--channel", "900"],
+}
+"""Mistakes refused before any framework loads (issue 24's target: under 1 s)."""
+
+
+@pytest.mark.benchmark(group="start-up")
+@pytest.mark.parametrize("mistake", FAIL_FAST_MISTAKES)
+def test_a_mistake_is_refused_fast(benchmark, settings, tmp_path, mistake):
+    """The whole child process, from start to its one-line error (exit 2)."""
+    command = [sys.executable, "-m", "kdream", *FAIL_FAST_MISTAKES[mistake], "--weights", "random"]
+
+    def child():
+        finished = subprocess.run(
+            command, cwd=tmp_path, env=probe_env(), capture_output=True, text=True, timeout=120
+        )
+        if finished.returncode != 2 or len(finished.stderr.splitlines()) != 1:
+            raise RuntimeError(f"expected one line and exit 2:\n{finished.stderr[-3000:]}")
+
+    measure(
+        benchmark,
+        child,
+        case=f"fail fast: {mistake} (fresh process)",
+        variant="whole child",
+        rounds=settings.build_rounds,
+        note="a mistake's one-line error, before any framework loads",
+    )

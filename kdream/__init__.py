@@ -56,6 +56,7 @@ backend.set_framework_defaults()  # before any framework loads
 
 def __getattr__(name: str):
     if name in _LAZY:
+        backend.import_keras_quietly()  # the API is as quiet as the CLI
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kdream' has no attribute {name!r}")
 
@@ -73,6 +74,7 @@ def dream(image, config=None, *, weights="auto", model=None, input_range=None, *
         >>> out.shape, out.dtype
         ((80, 80, 3), dtype('uint8'))
     """
+    backend.import_keras_quietly()
     from kdream.ascent.dreamer import Dreamer
     from kdream.config import DreamConfig
 

@@ -21,6 +21,12 @@ DEFAULT_LAPLACIAN_LEVELS = 4
 DEFAULT_LAYERS = (("mixed3", 1.0), ("mixed5", 1.5))
 
 
+ZOOM_RECIPE = {"octaves": 1, "steps": 3, "jitter": 16, "smoothing": 1.0}
+"""Per-frame defaults of ``kdream zoom``: each frame adds a little to the last dream."""
+VIDEO_RECIPE = {"octaves": 2, "steps": 6, "jitter": 16, "smoothing": 1.0}
+"""Per-frame defaults of ``kdream video``: enough to dream a fresh frame, fast."""
+
+
 def _freeze_layers(layers: Mapping[str, float] | Any) -> tuple[tuple[str, float], ...]:
     items = layers.items() if isinstance(layers, Mapping) else layers
     return tuple((str(name), float(weight)) for name, weight in items)

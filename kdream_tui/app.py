@@ -40,6 +40,7 @@ from .form import (
     selectable_weights,
 )
 from .holder import ModelHolder
+from .keys import KEYS
 from .messages import DreamFinished, DreamStep, LayersKnown, ModelFailed, ModelReady, SaveFinished
 from .prompt import PathPrompt, TextPrompt
 from .results import DreamResult
@@ -94,16 +95,7 @@ class KdreamApp(App[int]):
     # Its footer entry would push "q Quit" off an 80-column terminal, and kdream has no
     # commands of its own to put in it.
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
-        Binding("d", "dream", "Dream"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("s", "save", "Save"),
-        Binding("o", "open", "Open"),
-        Binding("r", "recipe", "Recipe"),
-        Binding("g", "guide", "Guide"),
-        Binding("v", "visualise", "Visualise"),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = [Binding(key.key, key.action, key.label) for key in KEYS]
 
     dreaming = var(False, bindings=True)
     """A dream or a visualisation is running: ``c`` works; ``o``, ``g`` and ``v`` wait."""
@@ -326,16 +318,24 @@ class KdreamApp(App[int]):
         self.notify(message.reason, title="cannot load the model", severity="error", timeout=10)
         self.status.say(f"model failed: {message.reason}", "bold red")
 
+    def _progress_line(self, info) -> str:
+        """A dream's octave, step and loss; a visualisation has one octave, so it shows its
+        objective and steps instead."""
+        eta = f"ETA {format_seconds(info.eta)}"
+        if self.running == "visualisation":
+            return f"{self.visualised} · step {info.step}/{info.steps} · {eta}"
+        return (
+            f"octave {info.octave}/{info.octaves} · step {info.step}/{info.steps} · "
+            f"loss {info.loss:.4g} · {eta}"
+        )
+
     def on_dream_step(self, message: DreamStep) -> None:
         if not self.dreaming:  # a late report from a run that already ended
             return
         info = message.info
         self.status.set_fraction(info.fraction)
         if not self._cancel.is_set():
-            self.status.say(
-                f"octave {info.octave}/{info.octaves} · step {info.step}/{info.steps} · "
-                f"loss {info.loss:.4g} · ETA {format_seconds(info.eta)}"
-            )
+            self.status.say(self._progress_line(info))
         if message.image is not None:
             caption = f"dreaming · octave {info.octave}/{info.octaves}"
             if self.running == "visualisation":
@@ -441,7 +441,9 @@ class KdreamApp(App[int]):
 
     def _checked_objective(self, text: str) -> str:
         """The prompt's check: text the objective parser accepts (else its one-line error)."""
-        self.holder.visualizer(self.params.weights).objective(text)
+        from kdream.objectives.text import visualisation_objective  # the model is loaded
+
+        visualisation_objective(text, self.holder.visualizer(self.params.weights).head_layer)
         return text
 
     def _start_visualising(self, objective_text: str | None) -> None:

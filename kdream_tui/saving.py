@@ -1,7 +1,8 @@
 """Where the TUI writes a dream: the -o path or ``<stem>_dream.png``, never over a file.
 
 Unlike the CLI there is no --force in an interactive session: pressing ``s`` twice should
-give two files, so an existing name becomes ``<stem>-2<suffix>``, ``-3``, ...
+give two files, so an existing name becomes ``<stem>-2<suffix>``, ``-3``, ... (the same
+numbering as the CLI's default names: :func:`kdream.io.images.paths.free_path`).
 
 Example:
     >>> choose_output_path(None, "holiday/beach.jpg").name  # doctest: +SKIP
@@ -13,22 +14,7 @@ from __future__ import annotations
 import pathlib
 
 from kdream.io.images.loading import SAMPLE_SOURCE
-from kdream.io.images.messages import OutputPathError
-from kdream.io.images.paths import check_output_path, default_output_path
-
-MAX_NUMBERED = 9999
-"""Give up looking for a free name after this many (something is odd in that folder)."""
-
-
-def free_path(target: pathlib.Path) -> pathlib.Path:
-    """``target`` if nothing is there yet, else the first free ``<stem>-N<suffix>``."""
-    if not target.exists():
-        return target
-    for number in range(2, MAX_NUMBERED + 1):
-        candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
-        if not candidate.exists():
-            return candidate
-    raise OutputPathError(f"{target}: no free numbered name left next to it")
+from kdream.io.images.paths import check_output_path, default_output_path, free_path
 
 
 def choose_output_path(requested: str | None, source: str) -> pathlib.Path:

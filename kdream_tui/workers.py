@@ -158,8 +158,10 @@ def run_visualisation(
     batch) come back as one labelled sheet, as on the command line."""
 
     def visualise(started: float) -> DreamResult:
+        from kdream.objectives.text import visualisation_objective  # Keras: in the worker
+
         visualizer = holder.visualizer(weights)
-        objective = visualizer.objective(objective_text)
+        objective = visualisation_objective(objective_text, visualizer.head_layer)
         pictures = visualizer.render(
             objective, settings, on_progress=ProgressReporter(post), cancel=cancel
         )

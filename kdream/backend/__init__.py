@@ -20,6 +20,7 @@ from kdream.backend.common import (
     SYSTEM_ALLOCATOR_ENV,
     TRACES,
     TraceCounter,
+    import_keras_quietly,
     name,
     set_framework_defaults,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "active",
     "compile_function",
     "has_gpu",
+    "import_keras_quietly",
     "input_gradient",
     "name",
     "release_host_memory",
@@ -80,6 +82,10 @@ def compile_function(
     if not module.COMPILES:
         return function
 
+    # functools.wraps: TensorFlow counts traces per wrapped function's code, so each of
+    # kdream's functions is counted on its own, not all of them as one "traced" that
+    # seems to retrace at every octave (a new tile grid is a new function, traced once).
+    @functools.wraps(function)
     def traced(*args):
         counter.tick()  # Python code runs only while tracing
         return function(*args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 
 SYSTEM_ALLOCATOR_ENV = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
 
@@ -23,6 +24,28 @@ def set_framework_defaults() -> None:
     the tile batch's activations after the network pass (4096 px: 2.1 GiB).
     """
     os.environ.setdefault(SYSTEM_ALLOCATOR_ENV, "1")
+
+
+def import_keras_quietly() -> None:
+    """Import Keras with the framework's start-up chatter kept off the user's terminal:
+    TensorFlow's C++ lines (absl's "All log messages before absl::InitializeLog()" and
+    oneDNN's INFO line) are written before any log level applies, so no environment
+    variable silences them; stderr is closed to them while Keras loads. A no-op once Keras
+    is loaded (whoever imported it first chose what to show)."""
+    if "keras" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import keras  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def name() -> str:

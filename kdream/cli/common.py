@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -42,20 +41,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def import_keras_quietly() -> None:
-    """Import Keras with the framework's start-up chatter (TensorFlow's C++ log lines,
-    which no environment variable silences) kept off the user's terminal."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import keras
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
+    """Import Keras without the framework's start-up chatter (see
+    :func:`kdream.backend.common.import_keras_quietly`)."""
+    from kdream.backend.common import import_keras_quietly as import_quietly
+
+    import_quietly()
+    import keras
+
     if keras.backend.backend() == "tensorflow":
         # tf.function's retracing advice counts every kdream function as one (a new image
         # size per octave is expected): not for the user's terminal.
@@ -194,6 +186,34 @@ def model_choice(args, recipe: dict | None) -> tuple[str | None, tuple | None]:
     return entry.get("name"), input_range
 
 
+def recorded_input(recipe: dict | None) -> str | None:
+    """A replayed recipe's picture when no INPUT is given: None for the sample (or no
+    recipe), else its file here (a recipe names a file, never a path)."""
+    source = recipe_parts.input_entry(recipe).get("source")
+    if source is None or source == imageio.SAMPLE_SOURCE:
+        return None
+    if not Path(str(source)).is_file():
+        raise UsageError(f"the recipe's input {source!r} is not here: give INPUT")
+    return str(source)
+
+
+def check_network_names(model: str | None, layers=(), channels=()) -> None:
+    """Layer names and channel indices of a built-in network, checked against its catalogue
+    before any framework loads (an own .keras file's are checked once it is loaded)."""
+    from kdream import catalogue
+
+    family = catalogue.family_of(model)
+    if family is None:
+        return
+    try:
+        names = dict.fromkeys([*layers, *(entry[0] for entry in channels)])
+        catalogue.check_layer_names(family, list(names))
+        for layer, indices, *_ in channels:
+            catalogue.check_channel_indices(family, layer, indices)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def check_recipe_model(recipe: dict | None, dreamer) -> None:
     """A replay must use the very model file the recipe names: refuse another one."""
     expected = recipe_parts.model_entry(recipe).get("sha256")
@@ -284,29 +304,40 @@ def warn_if_recipe_differs(recipe, dreamer, quiet) -> None:
         notify(quiet, "the recipe was made with other weights (sha256 differs)")
 
 
-def add_recipe_arguments(parser, title: str):
-    """The dream's recipe flags (also taken by ``zoom`` and ``video``); returns the group."""
+def add_recipe_arguments(parser, title: str, base: DreamConfig | None = None, max_side=None):
+    """The dream's recipe flags (also taken by ``zoom`` and ``video``, whose per-frame
+    defaults are ``base`` and ``max_side``); every help line names the flag's default.
+    Returns the group."""
+    base = base or DreamConfig()
+    layers = ",".join(f"{name}={weight:g}" for name, weight in base.layers)
     recipe = parser.add_argument_group(title)
-    recipe.add_argument("--layers", type=parse_layers, help="e.g. mixed3=1.0,mixed5=1.5")
+    recipe.add_argument("--layers", type=parse_layers, help=f"default: {layers}")
     recipe.add_argument(
-        "--channels", type=parse_channels, action="append", metavar="LAYER:IDX[,IDX][=W]"
+        "--channels", type=parse_channels, action="append", metavar="LAYER:IDX[,IDX][=W]",
+        help="channel terms added to the layers' (default: none)",
+    )  # fmt: skip
+    recipe.add_argument("--reduction", choices=REDUCTIONS, help=f"default: {base.reduction}")
+    recipe.add_argument("--octaves", type=int, help=f"default: {base.octaves}")
+    recipe.add_argument("--octave-scale", type=float, help=f"default: {base.octave_scale:g}")
+    recipe.add_argument("--octave-mode", choices=OCTAVE_MODES, help=f"default: {base.octave_mode}")
+    recipe.add_argument(
+        "--steps", type=int, help=f"ascent steps per octave (default: {base.steps})"
     )
-    recipe.add_argument("--reduction", choices=REDUCTIONS)
-    recipe.add_argument("--octaves", type=int)
-    recipe.add_argument("--octave-scale", type=float)
-    recipe.add_argument("--octave-mode", choices=OCTAVE_MODES)
-    recipe.add_argument("--steps", type=int, help="ascent steps per octave")
-    recipe.add_argument("--step-size", type=float)
-    recipe.add_argument("--tile-size", type=int, metavar="PX")
-    recipe.add_argument("--tile-batch", type=int, metavar="N", help="tiles per network pass")
-    recipe.add_argument("--jitter", type=int, metavar="PX")
-    recipe.add_argument("--smoothing", type=float, metavar="SIGMA", help="0 turns it off")
+    recipe.add_argument("--step-size", type=float, help=f"default: {base.step_size:g}")
+    recipe.add_argument("--tile-size", type=int, metavar="PX", help=f"default: {base.tile_size}")
+    recipe.add_argument("--tile-batch", type=int, metavar="N",
+                        help=f"tiles per network pass (default: {base.tile_batch})")  # fmt: skip
+    recipe.add_argument("--jitter", type=int, metavar="PX",
+                        help=f"largest random roll per step (default: {base.jitter})")  # fmt: skip
+    recipe.add_argument("--smoothing", type=float, metavar="SIGMA",
+                        help=f"0 turns it off (default: {base.smoothing:g})")  # fmt: skip
     recipe.add_argument(
         "--normalize",
         metavar="MODE",
-        help="mean (default) or lap[:LEVELS] (LEVELS 1..8, lap = lap:4), the 2016 notebook's "
-        "Laplacian-pyramid normalisation",
+        help=f"mean or lap[:LEVELS] (LEVELS 1..8, lap = lap:4), the 2016 notebook's "
+        f"Laplacian-pyramid normalisation (default: {base.normalize})",
     )
-    recipe.add_argument("--seed", type=int)
-    recipe.add_argument("--max-side", type=positive_int, metavar="PX", help="downsize inputs")
+    recipe.add_argument("--seed", type=int, help=f"default: {base.seed}")
+    recipe.add_argument("--max-side", type=positive_int, metavar="PX",
+                        help=f"downsize inputs (default: {max_side or 'no limit'})")  # fmt: skip
     return recipe

@@ -14,11 +14,13 @@ from kdream.cli.common import (
     EXIT_USAGE,
     UsageError,
     add_recipe_arguments,
+    check_network_names,
     check_recipe_model,
     config_from_args,
     ctrl_c_sets,
     fail,
     fit_max_side,
+    import_keras_quietly,
     model_choice,
     notify,
     progress_bar,
@@ -37,7 +39,11 @@ def add_parser(commands, parents) -> None:
         "dream", parents=parents, help="dream images (default: the embedded sample photo)"
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or directories")
-    parser.add_argument("-o", "--output", help="output file (one input) or directory")
+    parser.add_argument(
+        "-o", "--output",
+        help="output file (one input) or directory (default: <input>_dream.png, -2, -3... "
+        "when taken)",
+    )  # fmt: skip
     recipe = add_recipe_arguments(parser, "recipe (defaults: kdream's recipe, or --recipe's)")
     recipe.add_argument("--recipe", metavar="PNG", help="start from the recipe of a kdream PNG")
     recipe.add_argument(
@@ -59,12 +65,14 @@ def run(args) -> int:
     guide_reference = _guide_reference(args.guide)
     weights = args.weights or recipe_weights(recipe)
     model, input_range = model_choice(args, recipe)
+    check_network_names(model, [name for name, _ in config.layers], config.channels)
 
     failures, written = _unreadable_inputs(jobs), []
     jobs = [(source, output) for source, output in jobs if source not in failures]
     if not jobs:  # nothing to dream: don't load a model
         return EXIT_USAGE
 
+    import_keras_quietly()  # every check above ran without a framework: mistakes answer fast
     from kdream.ascent.dreamer import DreamCancelled, Dreamer
 
     objective = _recipe_objective(recipe, args)
@@ -152,6 +160,11 @@ def _plan_outputs(sources, output, force, references=()) -> list[tuple[str, Path
         targets = [imageio.default_output_path(s) for s in sources]
     if len(set(map(str, targets))) < len(targets):
         raise UsageError("two inputs would write the same output name: use separate runs")
+    if not output:  # names kdream chose: a taken one gets the next number, never an error
+        return [
+            (source, imageio.pick_output_path(None, target, files, force))
+            for source, target in zip(sources, targets)
+        ]
     return [
         (source, imageio.check_output_path(target, files, force))
         for source, target in zip(sources, targets)

@@ -1,18 +1,25 @@
 """``kdream inspect``: a photo's feature maps at a layer, or a first layer's filters, as a
-labelled sheet (PNG with its recipe)."""
+labelled sheet (PNG with its recipe; ``--recipe`` draws the same sheet again)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from kdream import recipe as recipe_parts
 from kdream.cli.common import (
     EXIT_OK,
     UsageError,
+    check_recipe_model,
     fit_max_side,
     model_choice,
     positive_int,
+    recipe_weights,
+    recorded_input,
 )
 from kdream.io import images as imageio
+
+DEFAULTS = {"top": 32, "cell": 96, "max_side": 512}
+"""The sheet's defaults (a --recipe's values replace them, given flags replace both)."""
 
 
 def add_parser(commands, parents) -> None:
@@ -25,45 +32,71 @@ def add_parser(commands, parents) -> None:
         "--filters", nargs="?", const="", metavar="LAYER",
         help="show a convolution's filters instead (default: the first convolution)",
     )  # fmt: skip
-    parser.add_argument("--top", type=positive_int, default=32, help="most active channels (32)")
-    parser.add_argument("--cell", type=positive_int, default=96, metavar="PX", help="cell size")
-    parser.add_argument("--max-side", type=positive_int, default=512, metavar="PX",
+    parser.add_argument("--top", type=positive_int, help="most active channels (32)")
+    parser.add_argument("--cell", type=positive_int, metavar="PX", help="cell size (96)")
+    parser.add_argument("--max-side", type=positive_int, metavar="PX",
                         help="downsize the photo first (512)")  # fmt: skip
+    parser.add_argument("--recipe", metavar="PNG", help="draw the sheet of a kdream PNG again")
     parser.add_argument("-o", "--output", help="sheet PNG (default: <input>_<layer>_maps.png)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    recipe = imageio.read_recipe(args.recipe) if args.recipe else None
+    recorded = _recorded(recipe, args.recipe)
+    sheet = {name: getattr(args, name) or recorded.get(name) or DEFAULTS[name] for name in DEFAULTS}
+    filters_of, layer = args.filters, args.layer
+    if recipe is not None and filters_of is None and layer is None:
+        filters_of = recorded["layer"] if recorded.get("what") == "filters" else None
+        layer = None if filters_of is not None else recorded.get("layer")
+    if filters_of is None and not layer:
+        raise UsageError("give --layer LAYER (feature maps) or --filters [LAYER]")
+    input_path = args.input or recorded_input(recipe)
+
     from kdream.ascent.dreamer import Dreamer
     from kdream.techniques.inspection import feature_maps, filters, first_convolution
     from kdream.techniques.sheets import contact_sheet
 
-    if args.filters is None and not args.layer:
-        raise UsageError("give --layer LAYER (feature maps) or --filters [LAYER]")
-    model, input_range = model_choice(args, None)
-    dreamer = Dreamer(args.weights or "auto", model, input_range, args.precision or "float32")
-    source = args.input or imageio.SAMPLE_SOURCE
-    if args.filters is not None:
-        layer = args.filters or first_convolution(dreamer.model)
+    model, input_range = model_choice(args, recipe)
+    weights = args.weights or recipe_weights(recipe)
+    precision = args.precision or recipe_parts.precision_of(recipe) or "float32"
+    dreamer = Dreamer(weights, model, input_range, precision)
+    check_recipe_model(recipe, dreamer)
+    source = input_path or imageio.SAMPLE_SOURCE
+    if filters_of is not None:
+        layer = filters_of or first_convolution(dreamer.model)
         bgr = bool(dreamer.spec.mapping is not None and dreamer.spec.mapping.reverse_channels)
         panels = filters(dreamer.model, layer, bgr=bgr)
         default_name, what = f"{dreamer.spec.name}_{layer}_filters.png", "filters"
     else:
-        loaded = imageio.load_image(args.input) if args.input else imageio.load_sample()
-        photo, _ = fit_max_side(loaded.rgb, None, args.max_side)
-        layer = args.layer
-        panels = feature_maps(dreamer, photo, layer, args.top)
+        loaded = imageio.load_image(input_path) if input_path else imageio.load_sample()
+        photo, _ = fit_max_side(loaded.rgb, None, sheet["max_side"])
+        panels = feature_maps(dreamer, photo, layer, sheet["top"])
         default_name, what = f"{Path(source).stem}_{layer}_maps.png", "feature maps"
-    output = Path(args.output or default_name)
-    files = [args.input] if args.input else []
-    imageio.check_output_path(output, files, args.force)
-    sheet = contact_sheet([p.picture for p in panels], [p.title for p in panels], args.cell)
-    recipe = {
+    files = [path for path in (input_path, args.recipe) if path]
+    output = imageio.pick_output_path(args.output, default_name, files, args.force)
+    picture = contact_sheet([p.picture for p in panels], [p.title for p in panels], sheet["cell"])
+    channels = [p.channel for p in panels]
+    recipe_out = {
         **dreamer.provenance(),
-        "inspect": {"what": what, "layer": layer, "channels": [p.channel for p in panels]},
-        "input": {"source": Path(source).name if args.input else source},
+        "inspect": {"what": what, "layer": layer, "channels": channels, **sheet},
+        "input": {"source": Path(source).name if input_path else source},
     }
-    path = imageio.save_image(output, sheet, recipe=recipe)
+    path = imageio.save_image(output, picture, recipe=recipe_out)
     print(f"wrote {path}: {len(panels)} {what} of {layer}")
     return EXIT_OK
+
+
+def _recorded(recipe: dict | None, name: str | None) -> dict:
+    """The ``inspect`` section of a replayed sheet ({} without --recipe)."""
+    if recipe is None:
+        return {}
+    entry = recipe_parts.section(recipe, "inspect")
+    if entry is None or not isinstance(entry.get("layer"), str):
+        raise UsageError(f"{name}: not the recipe of a kdream inspect sheet")
+    return {k: v for k, v in entry.items() if k in ("what", "layer") or _positive(v)}
+
+
+def _positive(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000

@@ -38,6 +38,10 @@ COMMANDS = (
 )  # fmt: skip
 
 
+CHECKS_FIRST = ("kdream.cli.dream", "kdream.cli.visualize")
+"""Commands that check files, parameters and layer names before any framework loads."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kdream`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -51,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(args, "run"):
             build_parser().print_help()
             return EXIT_OK
-        # weights needs no Keras; doctor first checks that the backend is installed
-        if args.run.__module__ not in ("kdream.cli.weights", "kdream.cli.doctor"):
+        # weights needs no Keras; doctor first checks that the backend is installed; the
+        # commands in CHECKS_FIRST check their input first and then load Keras themselves
+        if args.run.__module__ not in ("kdream.cli.weights", "kdream.cli.doctor", *CHECKS_FIRST):
             import_keras_quietly()
         return args.run(args)
     except UsageError as error:

@@ -23,13 +23,18 @@ from kdream.cli.common import (
     EXIT_OK,
     UsageError,
     add_recipe_arguments,
+    check_recipe_model,
     config_from_args,
     ctrl_c_sets,
     fit_max_side,
     model_choice,
     positive_int,
+    recipe_config,
+    recipe_weights,
+    recorded_input,
+    warn_if_recipe_differs,
 )
-from kdream.config import DreamConfig
+from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
 from kdream.io import images as imageio
 
 RUN_RECIPE = "run.json"
@@ -41,25 +46,26 @@ def add_parsers(commands, parents) -> None:
     zoom = commands.add_parser("zoom", parents=parents, help="the infinite zoom into a picture")
     zoom.add_argument("input", nargs="?", metavar="INPUT", help="image (default: the sample)")
     _output_arguments(zoom, "<input>_zoom.mp4")
-    zoom.add_argument("--frames", type=positive_int, default=120, help="frames to make (120)")
-    zoom.add_argument("--zoom", type=float, default=1.02, help="scale per frame (1.02)")
-    zoom.add_argument("--rotate", type=float, default=0.0, metavar="DEG", help="per frame (0)")
-    zoom.add_argument("--fps", type=float, default=30.0, help="frames per second (30)")
-    add_recipe_arguments(
-        zoom, "per-frame recipe (defaults: octaves 1, steps 3, jitter 16, smoothing 1)"
-    )
+    # motion defaults are None here, so that a --recipe's values stay unless a flag is given
+    zoom.add_argument("--frames", type=positive_int, help="frames to make (120)")
+    zoom.add_argument("--zoom", type=float, help="scale per frame (1.02)")
+    zoom.add_argument("--rotate", type=float, metavar="DEG", help="per frame (0)")
+    zoom.add_argument("--fps", type=float, help="frames per second (30)")
+    add_recipe_arguments(zoom, "per-frame recipe", DreamConfig().replace(**ZOOM_RECIPE))
     zoom.set_defaults(run=run_zoom)
 
     video = commands.add_parser("video", parents=parents, help="dream every frame of a video")
     video.add_argument("input", metavar="INPUT", help="a video file or a folder of frames")
     _output_arguments(video, "<input>_dream.mp4")
-    video.add_argument("--blend", type=float, default=0.7, help="previous dream carried (0.7)")
-    video.add_argument("--flow", choices=("dis", "farneback", "off"), default="dis")
+    video.add_argument("--blend", type=float, help="previous dream carried (0.7)")
+    video.add_argument(
+        "--flow", choices=("dis", "farneback", "off"),
+        help="optical flow that moves the previous dream with the picture: dis (OpenCV's "
+        "DIS, fast), farneback, or off (default: dis)",
+    )  # fmt: skip
     video.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
-    add_recipe_arguments(
-        video,
-        "per-frame recipe (defaults: octaves 2, steps 6, jitter 16, smoothing 1, max side 720)",
-    )
+    base = DreamConfig().replace(**VIDEO_RECIPE)
+    add_recipe_arguments(video, "per-frame recipe", base, max_side=VIDEO_MAX_SIDE)
     video.set_defaults(run=run_video)
 
 
@@ -67,6 +73,10 @@ def _output_arguments(parser, default: str) -> None:
     parser.add_argument(
         "-o", "--output", help=f"{default} (.mp4/.mov/.mkv/.gif/.webp), or a folder/ for PNG frames"
     )
+    parser.add_argument(
+        "--recipe", metavar="FILE",
+        help="replay the recipe of a kdream video, animation or frames folder",
+    )  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue from written frames")
     parser.add_argument("--force", action="store_true", help="start over, replacing outputs")
     parser.add_argument("--keep-frames", action="store_true", help="keep the PNG frames")
@@ -77,16 +87,19 @@ def _output_arguments(parser, default: str) -> None:
 
 
 def run_zoom(args) -> int:
-    from kdream.techniques.motion.sequence import ZOOM_RECIPE, MotionConfig, zoom_frames
+    from kdream.techniques.motion.sequence import zoom_frames
 
-    motion = MotionConfig(frames=args.frames, zoom=args.zoom, rotate=args.rotate, fps=args.fps)
-    loaded = imageio.load_image(args.input) if args.input else imageio.load_sample()
-    photo, _ = fit_max_side(loaded.rgb, None, args.max_side)
-    source = Path(args.input).name if args.input else imageio.SAMPLE_SOURCE
-    plan = _plan(args, Path(args.input or "sample").stem + "_zoom.mp4")
-    config = config_from_args(args, DreamConfig().replace(**ZOOM_RECIPE))
-    dreamer = _dreamer(args)
-    recipe = _run_recipe(dreamer, config, photo.shape[:2], source, args.max_side, motion, "zoom")
+    replayed = _replayed_recipe(args, "zoom")
+    motion = _motion(args, replayed, "zoom")
+    max_side = args.max_side or recipe_parts.max_side_of(replayed)
+    input_path = args.input or recorded_input(replayed)
+    loaded = imageio.load_image(input_path) if input_path else imageio.load_sample()
+    photo, _ = fit_max_side(loaded.rgb, None, max_side)
+    source = Path(input_path).name if input_path else imageio.SAMPLE_SOURCE
+    plan = _plan(args, Path(input_path or "sample").stem + "_zoom.mp4")
+    config = config_from_args(args, _base_config(replayed, ZOOM_RECIPE))
+    dreamer = _dreamer(args, replayed)
+    recipe = _run_recipe(dreamer, config, photo.shape[:2], source, max_side, motion, "zoom")
     start, last = plan.prepare(recipe, args.resume)
     frames = zoom_frames(dreamer, photo, motion, config, start, last, plan.cancel)
     return plan.run(frames, motion.frames, start, dreamer, config, recipe, audio_from=None)
@@ -97,14 +110,15 @@ def run_zoom(args) -> int:
 
 def run_video(args) -> int:
     from kdream.io import video as video_io
-    from kdream.techniques.motion.sequence import VIDEO_RECIPE, MotionConfig, video_frames
+    from kdream.techniques.motion.sequence import video_frames
 
+    replayed = _replayed_recipe(args, "video")
     info = video_io.probe(args.input)
-    max_side = args.max_side or VIDEO_MAX_SIDE
-    motion = MotionConfig(blend=args.blend, flow=args.flow, fps=args.fps or info.fps)
+    max_side = args.max_side or recipe_parts.max_side_of(replayed) or VIDEO_MAX_SIDE
+    motion = _motion(args, replayed, "video", fps=info.fps)
     plan = _plan(args, Path(args.input).stem + "_dream.mp4")
-    config = config_from_args(args, DreamConfig().replace(**VIDEO_RECIPE))
-    dreamer = _dreamer(args)
+    config = config_from_args(args, _base_config(replayed, VIDEO_RECIPE))
+    dreamer = _dreamer(args, replayed)
     first = next(video_io.read_frames(args.input, 0, max_side))
     source = Path(args.input).name
     recipe = _run_recipe(dreamer, config, first.shape[:2], source, max_side, motion, "video")
@@ -123,12 +137,52 @@ def run_video(args) -> int:
 # --------------------------------------------------------------------------- shared
 
 
-def _dreamer(args):
+def _replayed_recipe(args, kind: str) -> dict | None:
+    """The run recipe of ``--recipe`` (a zoom's for zoom, a video's for video), or None."""
+    if not args.recipe:
+        return None
+    from kdream.io import video as video_io
+
+    recipe = video_io.read_video_recipe(args.recipe)
+    if (recipe_parts.section(recipe, "motion") or {}).get("kind") != kind:
+        raise UsageError(f"{args.recipe}: not the recipe of a kdream {kind}")
+    return recipe
+
+
+def _motion(args, recipe: dict | None, kind: str, fps: float | None = None):
+    """The motion settings: the flags given, else the recipe's, else the defaults
+    (a video's frame rate: its input's)."""
+    from kdream.techniques.motion.sequence import MotionConfig
+
+    recorded = recipe_parts.section(recipe, "motion") or {}
+    fields = MotionConfig.ZOOM_FIELDS if kind == "zoom" else MotionConfig.VIDEO_FIELDS
+    chosen = {name: getattr(args, name) for name in fields}
+    chosen = {
+        name: recorded.get(name) if value is None else value for name, value in chosen.items()
+    }
+    if chosen.get("fps") is None and fps is not None:
+        chosen["fps"] = fps
+    try:
+        return MotionConfig(**{name: value for name, value in chosen.items() if value is not None})
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _base_config(recipe: dict | None, defaults: dict) -> DreamConfig:
+    """The replayed recipe's dream parameters, else the command's per-frame defaults."""
+    return recipe_config(recipe) if recipe is not None else DreamConfig().replace(**defaults)
+
+
+def _dreamer(args, recipe: dict | None = None):
     from kdream.ascent.dreamer import Dreamer
 
-    model, input_range = model_choice(args, None)
-    return Dreamer(args.weights or "auto", model, input_range,
-                   precision=args.precision or "float32")  # fmt: skip
+    model, input_range = model_choice(args, recipe)
+    weights = args.weights or recipe_weights(recipe)
+    precision = args.precision or recipe_parts.precision_of(recipe) or "float32"
+    dreamer = Dreamer(weights, model, input_range, precision=precision)
+    check_recipe_model(recipe, dreamer)
+    warn_if_recipe_differs(recipe, dreamer, args.quiet)
+    return dreamer
 
 
 def _run_recipe(dreamer, config, size_hw, source, max_side, motion, kind: str) -> dict:
@@ -141,6 +195,8 @@ def _plan(args, default_name: str) -> MotionPlan:
     from kdream.io.video import OUTPUT_SUFFIXES
 
     output = Path(args.output or default_name)
+    if not (args.output or args.force or args.resume):  # kdream's name: a taken one gets a number
+        output = imageio.free_path(output)
     into_folder = output.is_dir() or str(args.output or "").endswith(("/", "\\"))
     if not into_folder and output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(

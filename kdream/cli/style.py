@@ -48,21 +48,25 @@ def add_parser(commands, parents) -> None:
     parser.add_argument("-o", "--output", help="output file (default: <content>_styled.png)")
     recipe = parser.add_argument_group("recipe (defaults: kdream's, or --recipe's)")
     recipe.add_argument("--recipe", metavar="PNG", help="replay the recipe of a kdream PNG")
-    recipe.add_argument("--content-layer", metavar="LAYER")
-    recipe.add_argument("--style-layers", type=parse_layers, metavar="LAYER[=W],...")
-    recipe.add_argument("--content-weight", type=float, metavar="ALPHA")
-    recipe.add_argument("--style-weight", type=float, metavar="BETA")
-    recipe.add_argument("--tv-weight", type=float, metavar="T", help="total variation (0: off)")
-    recipe.add_argument("--style-mix", type=parse_mix, metavar="W,W,...", help="per style image")
-    recipe.add_argument("--size", type=positive_int, metavar="PX", help="long side of the output")
-    recipe.add_argument("--steps", type=positive_int, help="Adam steps per octave")
-    recipe.add_argument("--octaves", type=positive_int)
-    recipe.add_argument("--octave-scale", type=float)
-    recipe.add_argument("--learning-rate", type=float, metavar="LR")
-    recipe.add_argument("--tile-size", type=positive_int, metavar="PX")
-    recipe.add_argument("--tile-batch", type=positive_int, metavar="N")
-    recipe.add_argument("--init", choices=("content", "noise"))
-    recipe.add_argument("--seed", type=int)
+    recipe.add_argument("--content-layer", metavar="LAYER", help="default: the model's")
+    recipe.add_argument("--style-layers", type=parse_layers, metavar="LAYER[=W],...",
+                        help="default: the model's")  # fmt: skip
+    recipe.add_argument("--content-weight", type=float, metavar="ALPHA", help="default: 1")
+    recipe.add_argument("--style-weight", type=float, metavar="BETA", help="default: 10")
+    recipe.add_argument("--tv-weight", type=float, metavar="T",
+                        help="total variation, 0: off (default: 10)")  # fmt: skip
+    recipe.add_argument("--style-mix", type=parse_mix, metavar="W,W,...",
+                        help="per style image (default: equal)")  # fmt: skip
+    recipe.add_argument("--size", type=positive_int, metavar="PX",
+                        help="long side of the output (default: 512)")  # fmt: skip
+    recipe.add_argument("--steps", type=positive_int, help="Adam steps per octave (default: 150)")
+    recipe.add_argument("--octaves", type=positive_int, help="default: 2")
+    recipe.add_argument("--octave-scale", type=float, help="default: 2")
+    recipe.add_argument("--learning-rate", type=float, metavar="LR", help="default: 0.02")
+    recipe.add_argument("--tile-size", type=positive_int, metavar="PX", help="default: 512")
+    recipe.add_argument("--tile-batch", type=positive_int, metavar="N", help="default: 2")
+    recipe.add_argument("--init", choices=("content", "noise"), help="default: content")
+    recipe.add_argument("--seed", type=int, help="default: 0")
     recipe.add_argument(
         "--preserve-color", action="store_true", default=None, help="keep the photo's colours"
     )
@@ -86,8 +90,9 @@ def run(args) -> int:
 
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     config = _config(args, recipe)
-    output = Path(args.output or f"{Path(args.content).stem}_styled.png")
-    imageio.check_output_path(output, [args.content, *args.styles], args.force)
+    default = f"{Path(args.content).stem}_styled.png"
+    inputs = [args.content, *args.styles]
+    output = imageio.pick_output_path(args.output, default, inputs, args.force)
     content = load_reference(args.content)
     styles = [load_reference(path) for path in args.styles]
     _check_recipe_images(recipe, content, styles)

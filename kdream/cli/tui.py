@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+
 from kdream.cli.common import UsageError
+from kdream_tui.keys import keys_help
 
 
 def add_parser(commands, parents) -> None:
-    parser = commands.add_parser("tui", parents=parents, help="pick layers and dream, live")
+    parser = commands.add_parser(
+        "tui",
+        parents=parents,
+        help="pick layers and dream, live",
+        epilog=keys_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("input", nargs="?", metavar="INPUT", help="image (default: the sample)")
     parser.add_argument("-o", "--output", help="where `s` saves (default: <input>_dream.png)")
     parser.set_defaults(run=run)

@@ -13,8 +13,10 @@ from kdream.cli.common import (
     EXIT_CANCELLED,
     EXIT_OK,
     UsageError,
+    check_network_names,
     check_recipe_model,
     ctrl_c_sets,
+    import_keras_quietly,
     model_choice,
     positive_int,
     progress_bar,
@@ -99,14 +101,17 @@ def _position(text: str) -> tuple[int, int]:
 
 def run(args) -> int:
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
-    described = _described_objective(args) if recipe is None else None
     _check_photo_flags(args)
-    output = Path(args.output or f"visualize_{_slug(args, recipe)}.png")
+    if recipe is None:
+        _check_names(args)
     inputs = [path for path in (args.recipe, args.photo) if path]
-    imageio.check_output_path(output, inputs, args.force)
+    default = f"visualize_{_slug(args, recipe)}.png"
+    output = imageio.pick_output_path(args.output, default, inputs, args.force)
     importance_path = output.with_name(f"{output.stem}_importance.png")
     if args.alpha and (not imageio.supports_alpha(output) or _may_be_sheet(args)):
         imageio.check_output_path(importance_path, inputs, args.force)
+    import_keras_quietly()  # the checks above ran without a framework: mistakes answer fast
+    described = _described_objective(args) if recipe is None else None
     photo = _photo_reference(args.photo)
     _check_recorded_photo(recipe, photo)
 
@@ -173,6 +178,32 @@ def _picked_picture(recipe, count: int) -> int | None:
     if pick is not None and pick >= count:
         raise UsageError(f"the recipe picks picture {pick} of a render of {count}")
     return pick
+
+
+NO_HEAD = (
+    "--class: {} (as kdream loads it) has no classification head; use a model that ends in "
+    "one, e.g. your own .keras file"
+)
+
+
+def _check_names(args) -> None:
+    """``--layer``, ``--channel`` and ``--class`` of a built-in network, checked against its
+    catalogue before any framework loads."""
+    from kdream import catalogue
+
+    model, _ = model_choice(args, None)
+    layers = [args.layer] if args.layer else []
+    channel = args.channel is not None and args.layer
+    check_network_names(model, layers, [(args.layer, (args.channel,))] if channel else [])
+    family = catalogue.family_of(model)
+    if args.class_unit is not None and family and catalogue.head_classes(family) is None:
+        raise UsageError(NO_HEAD.format(zoo_name(family)))
+
+
+def zoo_name(family: str) -> str:
+    from kdream.network import zoo
+
+    return zoo.FAMILIES[family].builder
 
 
 def _check_photo_flags(args) -> None:
@@ -250,7 +281,7 @@ def _described_objective(args):
     if args.neuron is not None and args.channel is None:
         raise UsageError("--neuron X,Y needs --channel C")
     from kdream.objectives.core import layer
-    from kdream.objectives.visual import channel_batch, neuron
+    from kdream.objectives.visual import channel_batch, neuron, single_channel
 
     if args.channels is not None:
         indices = parse_channel_list(args.channels)
@@ -259,7 +290,7 @@ def _described_objective(args):
         return lambda visualizer: layer(args.layer)
     if args.neuron is not None:
         return lambda visualizer: neuron(args.layer, args.channel, *args.neuron)
-    return lambda visualizer: channel_batch(args.layer, [args.channel])
+    return lambda visualizer: single_channel(args.layer, args.channel)
 
 
 def _class_objective(visualizer, units: tuple[int, ...]):
@@ -268,10 +299,7 @@ def _class_objective(visualizer, units: tuple[int, ...]):
 
     head = visualizer.head_layer
     if head is None:
-        raise UsageError(
-            f"--class: {visualizer.dreamer.spec.display_name} (as kdream loads it) has no "
-            "classification head; use a model that ends in one, e.g. your own .keras file"
-        )
+        raise UsageError(NO_HEAD.format(visualizer.dreamer.spec.display_name))
     if len(units) == 1:
         return class_logit(head, units[0])
     return channel_batch(head, units, cosine_power=0.0)

@@ -12,6 +12,7 @@ import functools
 
 import keras
 
+from kdream.catalogue import channel_range_message, unknown_layers_message
 from kdream.models.spec import ModelSpec
 from kdream.network import zoo
 from kdream.network.build import new_family_network
@@ -80,11 +81,7 @@ def check_layer_names(model: keras.Model, names, spec: ModelSpec | None = None) 
     unknown = [name for name in names if name not in known]
     if unknown:
         spec = spec or family_spec(zoo.DEFAULT_FAMILY)
-        raise ValueError(
-            f"layers: unknown layer(s) {', '.join(unknown)}; use one of "
-            f"{', '.join(spec.catalogue)} (or another {spec.display_name} layer name; "
-            "`kdream layers` lists them)"
-        )
+        raise ValueError(unknown_layers_message(unknown, spec.catalogue, spec.display_name))
 
 
 def check_channel_indices(model: keras.Model, layer: str, indices) -> None:
@@ -100,7 +97,4 @@ def check_channel_indices(model: keras.Model, layer: str, indices) -> None:
     count = int(model.get_layer(layer).output.shape[-1])
     too_big = [index for index in indices if index >= count]
     if too_big:
-        raise ValueError(
-            f"channels: {layer} has {count} channels (0..{count - 1}); "
-            f"got {', '.join(map(str, too_big))}"
-        )
+        raise ValueError(channel_range_message(layer, count, too_big))

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 
-from kdream.objectives.core import Objective, channel, layer
-from kdream.objectives.visual import class_logit, neuron
+from kdream.objectives.core import Objective, Term, channel, layer
+from kdream.objectives.visual import class_logit, neuron, single_channel
 
 CLASS_LAYER = "class"
 """The atom ``class:K`` names output unit K; :func:`parse_objective` turns it into a term
@@ -53,6 +53,25 @@ def parse_objective(text: str, head_layer: str | None = None) -> Objective:
     if not isinstance(result, Objective):
         parser.fail("a number alone is no objective; name a layer, e.g. mixed4:97", 0)
     return result
+
+
+def visualisation_objective(text: str, head_layer: str | None = None) -> Objective:
+    """What a picture of ``text`` optimises: a lone channel (``mixed4:97``) is rendered as
+    ``kdream visualize --layer mixed4 --channel 97`` renders it (:func:`single_channel`),
+    so the TUI and the CLI draw the same picture; anything else as :func:`parse_objective`.
+
+    Example:
+        >>> visualisation_objective("mixed4:97").terms[0].kind
+        'channel_batch'
+        >>> visualisation_objective("mixed4:97 + mixed3:1").terms[0].kind
+        'activation'
+    """
+    objective = parse_objective(text, head_layer)
+    term, *others = objective.terms
+    lone = not others and type(term) is Term and term.weight == 1.0
+    if lone and term.reduction == "mean" and len(term.channels or ()) == 1:
+        return single_channel(term.layer, term.channels[0])
+    return objective
 
 
 class _Parser:

@@ -214,6 +214,18 @@ def channel_batch(
     return Objective((ChannelBatchTerm(name, float(weight), indices, float(cosine_power)),))
 
 
+def single_channel(name: str, index: int) -> Objective:
+    """One channel's picture, as ``kdream visualize --layer L --channel C`` and the TUI's
+    ``v`` render it: a channel batch of one, cosine-weighted (lucid's choice for pictures
+    specific to their channel, not a plain mean).
+
+    Example:
+        >>> single_channel("mixed4", 97) == channel_batch("mixed4", [97])
+        True
+    """
+    return channel_batch(name, [index])
+
+
 def diversity(name: str, weight: float = 1.0) -> Objective:
     """Reward a batch whose images differ in style (Gram matrices) at layer ``name``.
 

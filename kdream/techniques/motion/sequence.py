@@ -29,13 +29,9 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 from keras import ops
 
-from kdream.config import DreamConfig, check_choice, check_range
+from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig, check_choice, check_range
 from kdream.pixels import to_model_range, to_uint8
 
-ZOOM_RECIPE = {"octaves": 1, "steps": 3, "jitter": 16, "smoothing": 1.0}
-"""Per-frame defaults of ``kdream zoom``: each frame adds a little to the last dream."""
-VIDEO_RECIPE = {"octaves": 2, "steps": 6, "jitter": 16, "smoothing": 1.0}
-"""Per-frame defaults of ``kdream video``: enough to dream a fresh frame, fast."""
 FLOW_METHODS = ("dis", "farneback", "off")
 
 
