@@ -21,7 +21,7 @@ LAYERS = (
     ("kdream._files", "kdream.config", "kdream.pixels"),
     ("kdream.recipe",),
     ("kdream.backend",),
-    ("kdream.network",),
+    ("kdream.network", "kdream.catalogue"),  # the catalogue: networks as data
     ("kdream.weights",),
     ("kdream.models",),
     ("kdream.objectives",),

@@ -19,8 +19,10 @@ from kdream.cli.common import (
     EXIT_CANCELLED,
     EXIT_OK,
     UsageError,
+    check_network_names,
     ctrl_c_sets,
     fail,
+    import_keras_quietly,
     notify,
     positive_int,
 )
@@ -88,12 +90,14 @@ def run(args) -> int:
     model = args.model_name or args.model
     if model and model.endswith(".keras") and not Path(model).is_file():
         raise UsageError(f"{model}: no such model file")
+    _check_names(model, options)
+    photos = _readable(photos, args.quiet)
+    import_keras_quietly()  # the checks above ran without a framework: mistakes answer fast
 
     from kdream.ascent.dreamer import DreamCancelled
     from kdream.io.atlas import build_atlas
     from kdream.techniques.visualize.render import Visualizer
 
-    photos = _readable(photos, args.quiet)
     started = time.perf_counter()
     visualizer = Visualizer(
         args.weights or "auto", model, args.input_range, args.precision or "float32"
@@ -126,8 +130,21 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
+def _check_names(model: str | None, options) -> None:
+    """A built-in network's layers and channels, checked against its catalogue before any
+    framework loads (a .keras file's are checked once it is loaded)."""
+    from kdream import catalogue
+    from kdream.network import zoo
+
+    family = catalogue.family_of(model)
+    if family is None:
+        return
+    layers = options.layers or tuple(zoo.FAMILIES[family].layers)
+    check_network_names(model, layers, [(name, options.channels or ()) for name in layers])
+
+
 def _photo_files(folder: str) -> list[Path]:
-    from kdream.io.atlas.builder import photo_files
+    from kdream.io.atlas import photo_files
 
     path = Path(folder)
     if not path.is_dir():
@@ -171,8 +188,8 @@ def _site_folder(output: str) -> Path:
 
 
 def _options(args):
+    from kdream.config import parse_channel_list
     from kdream.io.atlas import AtlasOptions
-    from kdream.objectives.text import parse_channel_list
 
     def indices(flag: str, text: str | None):
         if text is None:

@@ -38,7 +38,7 @@ COMMANDS = (
 )  # fmt: skip
 
 
-CHECKS_FIRST = ("kdream.cli.dream", "kdream.cli.visualize")
+CHECKS_FIRST = ("kdream.cli.dream", "kdream.cli.visualize", "kdream.cli.atlas")
 """Commands that check files, parameters and layer names before any framework loads."""
 
 

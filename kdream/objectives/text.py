@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from kdream.config import parse_channel_list  # noqa: F401  (its old home: kept importable)
 from kdream.objectives.core import Objective, Term, channel, layer
 from kdream.objectives.visual import class_logit, neuron, single_channel
 
@@ -189,22 +190,3 @@ class _Parser:
             self.fail(f"expected {what}")
         self.index += 1
         return int(token[1])
-
-
-def parse_channel_list(text: str) -> tuple[int, ...]:
-    """``0-63`` or ``1,5,9-12`` -> channel indices in the order given (no repeats).
-
-    Example:
-        >>> parse_channel_list("3,0-2")
-        (3, 0, 1, 2)
-    """
-    indices: list[int] = []
-    for part in (piece.strip() for piece in str(text).split(",")):
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if match is None:
-            raise ValueError(f"channels: {part!r} in {text!r} is not N or N-M (e.g. 0-15,40)")
-        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
-        if last < first:
-            raise ValueError(f"channels: range {part!r} runs backwards")
-        indices.extend(i for i in range(first, last + 1) if i not in indices)
-    return tuple(indices)

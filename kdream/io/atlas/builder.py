@@ -31,43 +31,22 @@ import numpy as np
 from kdream import recipe as recipe_parts
 from kdream._files import atomic_write_text, file_hash
 from kdream.io.atlas import site as pages
-from kdream.io.images import IMAGE_SUFFIXES, load_image, read_recipe, save_image
+from kdream.io.atlas.options import (
+    ATLAS_JSON,
+    MAX_DEFAULT_CLASSES,
+    AtlasOptions,
+    photo_files,
+)
+from kdream.io.images import load_image, read_recipe, save_image
 from kdream.pixels import resize
 from kdream.techniques.atlas import pictures as renders
 from kdream.techniques.atlas.receptive import crop
 from kdream.techniques.atlas.statistics import LayerStatistics
-from kdream.techniques.atlas.survey import TILE_PX, spatial_layers, survey, surveyed_pictures
+from kdream.techniques.atlas.survey import spatial_layers, survey, surveyed_pictures
 from kdream.techniques.visualize.settings import VisualizeSettings
 
-ATLAS_JSON = "atlas.json"
 EXAMPLE_PX = 128
 """Side of a dataset example's crop as the channel page shows it."""
-
-
-@dataclasses.dataclass(frozen=True)
-class AtlasOptions:
-    """What an atlas shows and how its pictures are rendered.
-
-    ``channels``: the same channel indices in every layer (None: all of them).
-    ``size``: the pictures' side (None: 224, or what a network of one input size takes).
-    ``diversity``: extra views of each channel (0: none), rendered at half ``size``.
-    ``classes``: class units of a model with a head (None: all of them, up to
-    :data:`MAX_DEFAULT_CLASSES`; an empty tuple: none).
-    """
-
-    layers: tuple[str, ...] | None = None
-    channels: tuple[int, ...] | None = None
-    size: int | None = None
-    steps: int | None = None
-    seed: int = 0
-    diversity: int = 4
-    classes: tuple[int, ...] | None = None
-    max_side: int = 512
-    tile_px: int = TILE_PX
-    batch: int = renders.CHANNELS_PER_BATCH
-
-
-MAX_DEFAULT_CLASSES = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +125,7 @@ def build_atlas(
     visualizer,
     photo_paths,
     output: str | Path | None,
-    options: AtlasOptions = AtlasOptions(),
+    options: AtlasOptions | None = None,
     on_progress: Callable[[Report], None] | None = None,
     cancel=None,
     renderer=None,
@@ -157,6 +136,7 @@ def build_atlas(
     yields each one as it is done, in any order (default: one after the other here;
     :mod:`kdream.distributed` spreads them over Ray actors).
     """
+    options = options or AtlasOptions()
     photo_paths = [Path(p) for p in photo_paths]
     layers = chosen_layers(visualizer, options)
     choices = channels_of(visualizer, layers, options.channels)
@@ -438,12 +418,6 @@ def _write_pages(site: Path, context: dict, statistics, options: AtlasOptions) -
     diverse = options.diversity if options.diversity > 1 else 0
     layers = [pages.layer_view(stats, site, names, diverse) for stats in statistics.values()]
     pages.write_site(site, context, layers)
-
-
-def photo_files(folder: str | Path) -> list[Path]:
-    """The images of a folder (not its subfolders), by name."""
-    found = (p for p in Path(folder).iterdir() if not p.name.startswith("."))
-    return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def atlas(
