@@ -1,0 +1,78 @@
+"""Joining or starting Ray, and the actors that keep one network loaded each.
+
+The cluster address comes only from the caller (the ``--ray ADDRESS`` flag) or from
+``RAY_ADDRESS``: never from a recipe or another file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from contextlib import contextmanager
+
+RAY_EXTRA = 'pip install "kdream[ray]"'
+
+
+class RayNotInstalled(ImportError):
+    """Ray is missing: the message names the extra to install."""
+
+    def __init__(self):
+        super().__init__(f"--ray needs Ray: {RAY_EXTRA}")
+
+
+def ray_installed() -> bool:
+    """Whether Ray can be imported (checked without importing it)."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def import_ray():
+    if not ray_installed():
+        raise RayNotInstalled
+    import ray
+
+    return ray
+
+
+@contextmanager
+def connected(address: str | None = None):
+    """Ray, ready: the running one if this process already called ``ray.init``, else the
+    cluster at ``address`` (or ``RAY_ADDRESS``), else a new local Ray with this machine's
+    CPUs. A Ray started here is shut down on leaving."""
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    options = {"logging_level": logging.WARNING, "log_to_driver": False}
+    if address is None:  # a private local Ray: no dashboard, this machine's cores
+        options.update(num_cpus=os.cpu_count(), include_dashboard=False)
+    ray.init(address=address, **options)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def default_workers(ray, gpus_per_worker: float) -> int:
+    """As many actors as the cluster has CPUs (or GPUs / ``gpus_per_worker``)."""
+    resources = ray.cluster_resources()
+    if gpus_per_worker > 0:
+        return max(1, int(resources.get("GPU", 0) / gpus_per_worker))
+    return max(1, int(resources.get("CPU", 1)))
+
+
+def start_actors(ray, actor_class, count: int, gpus_per_worker: float, *args) -> list:
+    """``count`` actors of ``actor_class(*args)``. A dead one is restarted (its constructor
+    runs again) and the call it was running is retried there: no file is lost."""
+    import keras
+
+    remote = ray.remote(
+        num_cpus=1,
+        num_gpus=gpus_per_worker,
+        max_restarts=-1,
+        max_task_retries=-1,
+    )(actor_class)
+    # The workers compute on this process's backend: the same backend gives the same pixels.
+    environment = {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}
+    return [remote.options(runtime_env=environment).remote(*args) for _ in range(count)]

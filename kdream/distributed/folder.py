@@ -1,0 +1,90 @@
+"""A folder dream over Ray actors: files go to whichever actor is free, outcomes come back
+as they finish (for the progress bar), and a dead actor's file is dreamed again by its
+restarted actor. Outputs are written atomically by the workers, named by the input only.
+
+Example:
+    >>> from kdream.io.folder import FolderDream
+    >>> dream_folder("photos/", "dreams/", FolderDream(), workers=2)  # doctest: +SKIP
+    [FileOutcome(source='photos/a.jpg', output='dreams/a_dream.png', status='written', ...)]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kdream.distributed.cluster import connected, default_workers, start_actors
+from kdream.io.folder import FileOutcome, FolderDream, dream_file, folder_images
+from kdream.io.images import check_output_path, default_output_path
+
+
+class DreamWorker:
+    """One Ray actor: loads the network once, then dreams one file per call."""
+
+    def __init__(self, settings: FolderDream):
+        self.settings = settings
+        self.dreamer = settings.load_dreamer()
+        self.objective = settings.objective_for(self.dreamer)
+
+    def dream(self, source: str, output: str) -> FileOutcome:
+        return dream_file(self.dreamer, self.settings, source, output, self.objective)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def dream_folder(
+    inputs,
+    output_dir,
+    settings: FolderDream | None = None,
+    **options,
+) -> list[FileOutcome]:
+    """Dream a folder (or a list of files) into ``output_dir`` on Ray; the outcomes in
+    input order. Existing outputs are refused unless ``settings.force`` or ``.resume``.
+
+    ``options``: ``workers`` (default: one per CPU of the cluster, or per
+    ``gpus_per_worker`` share of its GPUs), ``gpus_per_worker``, ``address`` (a Ray cluster;
+    default ``RAY_ADDRESS``, else a local Ray) and ``on_outcome`` (called as each file ends).
+    """
+    settings = settings or FolderDream()
+    sources = folder_images(inputs) if Path(str(inputs)).is_dir() else [str(s) for s in inputs]
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    replace = settings.force or settings.resume
+    jobs = [
+        (source, check_output_path(default_output_path(source, output_dir), sources, replace))
+        for source in sources
+    ]
+    return dream_jobs(jobs, settings, **options)
+
+
+def dream_jobs(
+    jobs: Sequence[tuple[str, os.PathLike | str]],
+    settings: FolderDream,
+    workers: int | None = None,
+    gpus_per_worker: float = 0.0,
+    address: str | None = None,
+    on_outcome: Callable[[FileOutcome], None] | None = None,
+) -> list[FileOutcome]:
+    """(source, output) pairs, already checked, dreamed over Ray: the outcomes in job order."""
+    from ray.util import ActorPool
+
+    if not jobs:
+        return []
+    with connected(address) as ray:
+        count = min(len(jobs), workers or default_workers(ray, gpus_per_worker))
+        actors = start_actors(ray, DreamWorker, count, gpus_per_worker, settings)
+        try:
+            pool = ActorPool(actors)
+            calls = pool.map_unordered(
+                lambda actor, job: actor.dream.remote(job[0], str(job[1])), list(jobs)
+            )
+            outcomes = {}
+            for outcome in calls:
+                outcomes[outcome.source] = outcome
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+    return [outcomes[source] for source, _ in jobs]
