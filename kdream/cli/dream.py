@@ -28,6 +28,7 @@ from kdream.cli.folders import (
     dream_on_ray,
     report,
     summary,
+    use_devices,
 )
 from kdream.io import images as imageio
 from kdream.io.folder import IMAGE_SUFFIXES, FolderDream, dream_file
@@ -85,6 +86,7 @@ def _dream_serially(args, recipe, settings: FolderDream, jobs, failures) -> int:
     """The files one after the other in this process, with a bar per file."""
     from kdream.ascent.dreamer import DreamCancelled
 
+    use_devices(args)
     dreamer = settings.load_dreamer()
     check_recipe_model(recipe, dreamer)
     objective = settings.objective_for(dreamer)

@@ -35,6 +35,12 @@ def add_folder_arguments(parser) -> None:
     group.add_argument(
         "--gpus-per-worker", type=_gpu_share, metavar="F", help="GPUs per Ray actor (e.g. 0.5)"
     )
+    group.add_argument(
+        "--devices",
+        type=positive_int,
+        metavar="N",
+        help="JAX: split each picture's tile batches over N local devices",
+    )
 
 
 def _gpu_share(text: str) -> float:
@@ -48,10 +54,11 @@ def _gpu_share(text: str) -> float:
 
 
 def check_ray_arguments(args) -> None:
-    """Refuse Ray-only flags without ``--ray``, and ``--ray`` without Ray installed (before
-    any model loads)."""
+    """Refuse Ray-only flags without ``--ray``, ``--ray`` without Ray installed, and
+    ``--devices`` off JAX (before any model loads)."""
     from kdream.distributed.cluster import RayNotInstalled, ray_installed
 
+    _check_devices(args)
     if args.ray is None:
         given = [flag for flag, value in (("--workers", args.workers),
                  ("--gpus-per-worker", args.gpus_per_worker)) if value is not None]  # fmt: skip
@@ -60,6 +67,31 @@ def check_ray_arguments(args) -> None:
         return
     if not ray_installed():
         raise UsageError(str(RayNotInstalled()))
+
+
+def _check_devices(args) -> None:
+    if args.devices is None:
+        return
+    from kdream.backend import name
+
+    if name() != "jax":
+        raise UsageError(
+            f"--devices: only the JAX backend splits a picture over devices (this is "
+            f"{name()}; Keras' distribution API is JAX-only)"
+        )
+    if args.ray is not None:
+        raise UsageError("--devices splits one picture in this process: not with --ray")
+
+
+def use_devices(args) -> None:
+    """``--devices N``: from here on, the network's weights go to N devices."""
+    if args.devices is not None:
+        from kdream.backend import split_batches_over
+
+        try:
+            split_batches_over(args.devices)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
 
 
 def report(outcome: FileOutcome, quiet: bool) -> None:
