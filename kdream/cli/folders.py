@@ -17,23 +17,11 @@ from kdream.io.folder import FAILED, KEPT, FileOutcome
 
 
 def add_folder_arguments(parser) -> None:
-    group = parser.add_argument_group("folders and clusters")
+    group = add_ray_arguments(parser)
     group.add_argument(
         "--resume",
         action="store_true",
         help="keep outputs that already carry this run's recipe; dream the others",
-    )
-    group.add_argument(
-        "--ray",
-        nargs="?",
-        const="",
-        metavar="ADDRESS",
-        help="spread the files over Ray actors: a local Ray, or the cluster at ADDRESS "
-        "(default: $RAY_ADDRESS when set); needs pip install 'kdream[ray]'",
-    )
-    group.add_argument("--workers", type=positive_int, metavar="N", help="Ray actors")
-    group.add_argument(
-        "--gpus-per-worker", type=_gpu_share, metavar="F", help="GPUs per Ray actor (e.g. 0.5)"
     )
     group.add_argument(
         "--devices",
@@ -41,6 +29,24 @@ def add_folder_arguments(parser) -> None:
         metavar="N",
         help="JAX: split each picture's tile batches over N local devices",
     )
+
+
+def add_ray_arguments(parser):
+    """``--ray [ADDRESS]``, ``--workers N``, ``--gpus-per-worker F``; returns the group."""
+    group = parser.add_argument_group("clusters")
+    group.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="spread the work over Ray actors: a local Ray, or the cluster at ADDRESS "
+        "(default: $RAY_ADDRESS when set); needs pip install 'kdream[ray]'",
+    )
+    group.add_argument("--workers", type=positive_int, metavar="N", help="Ray actors")
+    group.add_argument(
+        "--gpus-per-worker", type=_gpu_share, metavar="F", help="GPUs per Ray actor (e.g. 0.5)"
+    )
+    return group
 
 
 def _gpu_share(text: str) -> float:
@@ -70,7 +76,7 @@ def check_ray_arguments(args) -> None:
 
 
 def _check_devices(args) -> None:
-    if args.devices is None:
+    if getattr(args, "devices", None) is None:
         return
     from kdream.backend import name
 
@@ -173,3 +179,48 @@ def files_bar(quiet: bool, total: int):
             bar.update(task, completed=done, failed=failed, rate=f"{rate:.2f}")
 
         yield advance
+
+
+def render_on_ray(args, network: tuple, visualizer, objective, settings, photo):
+    """``kdream visualize --ray``: the pictures rendered in parts over Ray actors, with one
+    bar over them; what comes back is what the one-process render returns."""
+    from kdream.distributed.visualize import render_parts
+
+    if any(term.kind == "diversity" for term in objective.terms):
+        raise UsageError("--diversity couples its pictures: render it without --ray")
+    count = visualizer.batch_size(objective, settings)
+    with pictures_bar(args.quiet, count) as advance:
+        return render_parts(
+            network,
+            objective,
+            settings,
+            count,
+            start=None if photo is None else photo.pixels,
+            workers=args.workers,
+            gpus_per_worker=args.gpus_per_worker or 0.0,
+            address=args.ray or None,
+            on_part=advance,
+        )
+
+
+@contextmanager
+def pictures_bar(quiet: bool, total: int):
+    """One rich bar over a render's pictures, advanced as parts come back."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield lambda count: None
+        return
+    columns = (TextColumn("[bold]pictures"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("pictures", total=total)
+        yield lambda count: bar.advance(task, count)

@@ -10,6 +10,7 @@ import importlib.util
 import logging
 import os
 from contextlib import contextmanager
+from pathlib import Path
 
 RAY_EXTRA = 'pip install "kdream[ray]"'
 
@@ -52,6 +53,17 @@ def connected(address: str | None = None):
         yield ray
     finally:
         ray.shutdown()
+
+
+def absolute(path) -> str:
+    """A path a worker can open whatever its working folder (on a cluster, the files must
+    be on a file system every node mounts at the same place)."""
+    return str(Path(path).absolute()) if path is not None else path
+
+
+def model_for_workers(model: str | None) -> str | None:
+    """A model file's absolute path (a family name such as ``vgg19`` stays as it is)."""
+    return absolute(model) if model is not None and Path(model).is_file() else model
 
 
 def default_workers(ray, gpus_per_worker: float) -> int:

@@ -10,11 +10,18 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kdream.distributed.cluster import connected, default_workers, start_actors
+from kdream.distributed.cluster import (
+    absolute,
+    connected,
+    default_workers,
+    model_for_workers,
+    start_actors,
+)
 from kdream.io.folder import FileOutcome, FolderDream, dream_file, folder_images
 from kdream.io.images import check_output_path, default_output_path
 
@@ -71,17 +78,23 @@ def dream_jobs(
 
     if not jobs:
         return []
+    settings = dataclasses.replace(settings, model=model_for_workers(settings.model))
+    # Workers get absolute paths; outcomes name the files as the caller did.
+    named = {absolute(source): (source, str(output)) for source, output in jobs}
     with connected(address) as ray:
         count = min(len(jobs), workers or default_workers(ray, gpus_per_worker))
         actors = start_actors(ray, DreamWorker, count, gpus_per_worker, settings)
         try:
             pool = ActorPool(actors)
             calls = pool.map_unordered(
-                lambda actor, job: actor.dream.remote(job[0], str(job[1])), list(jobs)
+                lambda actor, job: actor.dream.remote(absolute(job[0]), absolute(job[1])),
+                list(jobs),
             )
             outcomes = {}
             for outcome in calls:
-                outcomes[outcome.source] = outcome
+                source, output = named[outcome.source]
+                outcome = dataclasses.replace(outcome, source=source, output=output)
+                outcomes[source] = outcome
                 if on_outcome is not None:
                     on_outcome(outcome)
         finally:
