@@ -45,7 +45,7 @@ def connected(address: str | None = None):
         yield ray
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
-    options = {"logging_level": logging.WARNING, "log_to_driver": False}
+    options = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:  # a private local Ray: no dashboard, this machine's cores
         options.update(num_cpus=os.cpu_count(), include_dashboard=False)
     ray.init(address=address, **options)
@@ -64,6 +64,19 @@ def absolute(path) -> str:
 def model_for_workers(model: str | None) -> str | None:
     """A model file's absolute path (a family name such as ``vgg19`` stays as it is)."""
     return absolute(model) if model is not None and Path(model).is_file() else model
+
+
+def raising_causes(ray, results):
+    """``results``, but a worker's exception is raised as itself (a bad model file, say, is
+    then one line for the user, as without Ray), not wrapped in Ray's traceback."""
+    iterator = iter(results)
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+        except ray.exceptions.RayTaskError as error:
+            raise error.cause from None
 
 
 def default_workers(ray, gpus_per_worker: float) -> int:

@@ -20,6 +20,7 @@ from kdream.distributed.cluster import (
     connected,
     default_workers,
     model_for_workers,
+    raising_causes,
     start_actors,
 )
 from kdream.io.folder import FileOutcome, FolderDream, dream_file, folder_images
@@ -30,11 +31,16 @@ class DreamWorker:
     """One Ray actor: loads the network once, then dreams one file per call."""
 
     def __init__(self, settings: FolderDream):
-        self.settings = settings
-        self.dreamer = settings.load_dreamer()
-        self.objective = settings.objective_for(self.dreamer)
+        self.settings, self.failure = settings, None
+        try:
+            self.dreamer = settings.load_dreamer()
+            self.objective = settings.objective_for(self.dreamer)
+        except Exception as error:  # raised by the calls: a constructor's would restart it
+            self.failure = error
 
     def dream(self, source: str, output: str) -> FileOutcome:
+        if self.failure is not None:
+            raise self.failure
         return dream_file(self.dreamer, self.settings, source, output, self.objective)
 
     def pid(self) -> int:
@@ -91,7 +97,7 @@ def dream_jobs(
                 list(jobs),
             )
             outcomes = {}
-            for outcome in calls:
+            for outcome in raising_causes(ray, calls):
                 source, output = named[outcome.source]
                 outcome = dataclasses.replace(outcome, source=source, output=output)
                 outcomes[source] = outcome

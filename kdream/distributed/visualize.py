@@ -24,6 +24,7 @@ from kdream.distributed.cluster import (
     connected,
     default_workers,
     model_for_workers,
+    raising_causes,
     start_actors,
 )
 
@@ -34,9 +35,15 @@ class VisualizeWorker:
     def __init__(self, network: tuple):
         from kdream.techniques.visualize.render import Visualizer
 
-        self.visualizer = Visualizer(*network)
+        self.failure = None
+        try:
+            self.visualizer = Visualizer(*network)
+        except Exception as error:  # raised by the calls: a constructor's would restart it
+            self.failure = error
 
     def render(self, objective, settings, start, part: slice) -> tuple[slice, np.ndarray]:
+        if self.failure is not None:
+            raise self.failure
         return part, self.visualizer.render(objective, settings, start=start, part=part)
 
     def pid(self) -> int:
@@ -88,7 +95,7 @@ def render_parts(
                 lambda actor, part: actor.render.remote(objective, settings, start, part), parts
             )
             rendered = {}
-            for part, pictures in calls:
+            for part, pictures in raising_causes(ray, calls):
                 rendered[part.start] = pictures
                 if on_part is not None:
                     on_part(len(pictures))

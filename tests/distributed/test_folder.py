@@ -145,3 +145,11 @@ def test_ray_flags_are_checked_before_any_model_loads(photos, tmp_path, capsys, 
     error = capsys.readouterr().err.strip()
     assert error == 'kdream: error: --ray needs Ray: pip install "kdream[ray]"'
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_the_workers_cannot_load_is_one_line(photos, ray_cluster, tmp_path, capsys):
+    argv = [str(photos), "-o", f"{tmp_path}/", "--model", str(tmp_path / "missing.keras")]
+    assert main(["dream", *argv, *RECIPE, "--quiet", "--ray", "--workers", "1"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("kdream: error: model file not found") and "\n" not in error
+    assert list(tmp_path.iterdir()) == []
