@@ -44,7 +44,10 @@ def add_ray_arguments(parser):
     )
     group.add_argument("--workers", type=positive_int, metavar="N", help="Ray actors")
     group.add_argument(
-        "--gpus-per-worker", type=_gpu_share, metavar="F", help="GPUs per Ray actor (e.g. 0.5)"
+        "--gpus-per-worker",
+        type=_gpu_share,
+        metavar="F",
+        help="GPUs per Ray actor, e.g. 0.5 (default: 1 on a cluster with GPUs, else 0)",
     )
     return group
 
@@ -142,7 +145,7 @@ def dream_on_ray(args, settings, jobs, unreadable: list[str]) -> int:
             jobs,
             settings,
             workers=args.workers,
-            gpus_per_worker=args.gpus_per_worker or 0.0,
+            gpus_per_worker=args.gpus_per_worker,
             address=args.ray or None,
             on_outcome=on_outcome,
         )
@@ -197,7 +200,7 @@ def render_on_ray(args, network: tuple, visualizer, objective, settings, photo):
             count,
             start=None if photo is None else photo.pixels,
             workers=args.workers,
-            gpus_per_worker=args.gpus_per_worker or 0.0,
+            gpus_per_worker=args.gpus_per_worker,
             address=args.ray or None,
             on_part=advance,
         )

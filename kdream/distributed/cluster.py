@@ -79,6 +79,13 @@ def raising_causes(ray, results):
             raise error.cause from None
 
 
+def gpu_share(ray, requested: float | None) -> float:
+    """GPUs per actor: as asked, else one on a cluster that has GPUs, else none."""
+    if requested is not None:
+        return requested
+    return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+
+
 def default_workers(ray, gpus_per_worker: float) -> int:
     """As many actors as the cluster has CPUs (or GPUs / ``gpus_per_worker``)."""
     resources = ray.cluster_resources()

@@ -19,6 +19,7 @@ from kdream.distributed.cluster import (
     absolute,
     connected,
     default_workers,
+    gpu_share,
     model_for_workers,
     raising_causes,
     start_actors,
@@ -57,7 +58,8 @@ def dream_folder(
     input order. Existing outputs are refused unless ``settings.force`` or ``.resume``.
 
     ``options``: ``workers`` (default: one per CPU of the cluster, or per
-    ``gpus_per_worker`` share of its GPUs), ``gpus_per_worker``, ``address`` (a Ray cluster;
+    ``gpus_per_worker`` share of its GPUs), ``gpus_per_worker`` (default: 1 where the
+    cluster has GPUs, else 0), ``address`` (a Ray cluster;
     default ``RAY_ADDRESS``, else a local Ray) and ``on_outcome`` (called as each file ends).
     """
     settings = settings or FolderDream()
@@ -75,7 +77,7 @@ def dream_jobs(
     jobs: Sequence[tuple[str, os.PathLike | str]],
     settings: FolderDream,
     workers: int | None = None,
-    gpus_per_worker: float = 0.0,
+    gpus_per_worker: float | None = None,
     address: str | None = None,
     on_outcome: Callable[[FileOutcome], None] | None = None,
 ) -> list[FileOutcome]:
@@ -88,6 +90,7 @@ def dream_jobs(
     # Workers get absolute paths; outcomes name the files as the caller did.
     named = {absolute(source): (source, str(output)) for source, output in jobs}
     with connected(address) as ray:
+        gpus_per_worker = gpu_share(ray, gpus_per_worker)
         count = min(len(jobs), workers or default_workers(ray, gpus_per_worker))
         actors = start_actors(ray, DreamWorker, count, gpus_per_worker, settings)
         try:

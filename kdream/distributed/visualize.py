@@ -23,6 +23,7 @@ import numpy as np
 from kdream.distributed.cluster import (
     connected,
     default_workers,
+    gpu_share,
     model_for_workers,
     raising_causes,
     start_actors,
@@ -70,7 +71,7 @@ def render_parts(
     *,
     start=None,
     workers: int | None = None,
-    gpus_per_worker: float = 0.0,
+    gpus_per_worker: float | None = None,
     address: str | None = None,
     on_part: Callable[[int], None] | None = None,
 ) -> np.ndarray:
@@ -84,6 +85,7 @@ def render_parts(
     weights, model, *rest = network
     network = (weights, model_for_workers(model), *rest)
     with connected(address) as ray:
+        gpus_per_worker = gpu_share(ray, gpus_per_worker)
         actors_wanted = workers or default_workers(ray, gpus_per_worker)
         parts = parts_of(count, actors_wanted)
         actors = start_actors(
