@@ -74,6 +74,8 @@ def test_a_killed_worker_is_replaced_and_its_file_redone(
     )
     assert [outcome.status for outcome in outcomes] == ["written"] * 4
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == serial_files
+    # The other worker's files, and the killed one's file redone by its restarted process.
+    assert len({outcome.worker for outcome in outcomes} - set(killed)) == 2
     with pytest.raises(ProcessLookupError):
         os.kill(killed[0], 0)
 
