@@ -17,7 +17,7 @@ from kdream.io.folder import FAILED, KEPT, FileOutcome
 
 
 def add_folder_arguments(parser) -> None:
-    group = add_ray_arguments(parser)
+    group = add_ray_arguments(parser, "folders, clusters and devices")
     group.add_argument(
         "--resume",
         action="store_true",
@@ -31,9 +31,9 @@ def add_folder_arguments(parser) -> None:
     )
 
 
-def add_ray_arguments(parser):
+def add_ray_arguments(parser, title: str = "clusters"):
     """``--ray [ADDRESS]``, ``--workers N``, ``--gpus-per-worker F``; returns the group."""
-    group = parser.add_argument_group("clusters")
+    group = parser.add_argument_group(title)
     group.add_argument(
         "--ray",
         nargs="?",
