@@ -50,7 +50,7 @@ def install(session: nox.Session, backend: str) -> None:
     """The wheel with its extras; torch==2.13.0 comes through the constraints file (an
     unpinned torch pulls CUDA builds)."""
     wheel = built_wheel(session)
-    session.install("-c", CONSTRAINTS, f"kdream[{backend},tui,dev] @ {wheel.as_uri()}")
+    session.install("-c", CONSTRAINTS, f"kdream[{backend},tui,dev,ray] @ {wheel.as_uri()}")
     # pip keeps an installed kdream of the same version: replace it with this build.
     session.install("--no-deps", "--force-reinstall", str(wheel))
 

@@ -83,6 +83,22 @@ def resize(image: np.ndarray, size_hw) -> np.ndarray:
     return np.array(resized, dtype=np.uint8)
 
 
+def fit_max_side(rgb: np.ndarray, alpha: np.ndarray | None, max_side: int | None):
+    """``rgb`` (and its ``alpha``) downsized so the longer side is at most ``max_side``
+    (unchanged when it already fits, or without a ``max_side``).
+
+    Example:
+        >>> fit_max_side(np.zeros((40, 80, 3), np.uint8), None, 20)[0].shape
+        (10, 20, 3)
+    """
+    if not max_side or max(rgb.shape[:2]) <= max_side:
+        return rgb, alpha
+    factor = max_side / max(rgb.shape[:2])
+    size = (max(1, round(rgb.shape[0] * factor)), max(1, round(rgb.shape[1] * factor)))
+    alpha = None if alpha is None else resize(alpha, size)
+    return resize(rgb, size), alpha
+
+
 def _resize_float(image: np.ndarray, size_hw) -> np.ndarray:
     height, width = size_hw
     if image.shape[:2] == (height, width):

@@ -28,6 +28,7 @@ LAYERS = (
     ("kdream.ascent",),
     ("kdream.techniques",),
     ("kdream.io", "kdream.imageio"),
+    ("kdream.distributed",),  # Ray, imported only when used
     ("kdream.cli", "kdream_tui"),
     ("kdream",),  # the package itself: the public API, lazily
 )

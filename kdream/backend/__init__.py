@@ -42,6 +42,7 @@ __all__ = [
     "roll_shift",
     "set_framework_defaults",
     "shape_free",
+    "split_batches_over",
     "vector_jacobian",
 ]
 
@@ -119,6 +120,21 @@ def shape_free() -> bool:
     per shape.
     """
     return active().shape_free()
+
+
+def split_batches_over(count: int) -> None:
+    """Share one picture's tile batches among ``count`` local devices (JAX only: Keras'
+    distribution API is JAX-only); call before the network is built.
+
+    Example:
+        >>> split_batches_over(1)  # doctest: +SKIP
+    """
+    if name() != "jax":
+        raise ValueError(
+            "--devices: only the JAX backend splits a picture over devices "
+            "(Keras' distribution API is JAX-only)"
+        )
+    active().split_batches_over(count)
 
 
 def has_gpu() -> bool:

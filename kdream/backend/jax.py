@@ -91,7 +91,33 @@ def input_gradient(model, objective_of_outputs, counter, prepare):
     # compiled program (slow to compile, duplicated in memory).
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
-    return lambda inputs, *data: compiled(inputs, trainable, non_trainable, tuple(data))
+    return lambda inputs, *data: compiled(_sharded(inputs), trainable, non_trainable, tuple(data))
+
+
+def split_batches_over(count: int) -> None:
+    """Split every tile batch over ``count`` local devices with Keras' ``DataParallel``:
+    weights built from now on are replicated on each device, and a batch whose size the
+    devices divide is sharded along its first axis (XLA runs the shards in parallel)."""
+    import keras
+
+    devices = keras.distribution.list_devices()
+    if not 1 <= count <= len(devices):
+        raise ValueError(
+            f"--devices {count}: this machine has {len(devices)} {jax.default_backend()} device(s)"
+        )
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices[:count]))
+
+
+def _sharded(inputs):
+    """``inputs`` laid out by the active distribution, when there is one and its devices
+    divide the batch (a last, smaller batch runs whole, on the replicated weights)."""
+    import keras
+
+    distribution = keras.distribution.distribution()
+    if distribution is None or inputs.shape[0] % distribution.device_mesh.devices.size:
+        return inputs
+    layout = distribution.get_data_layout(inputs.shape)
+    return keras.distribution.distribute_tensor(inputs, layout)
 
 
 def vector_jacobian(function, counter):

@@ -1,7 +1,8 @@
 """The ``kdream`` command: :mod:`kdream.cli.main` wires one module per subcommand, and
 :mod:`kdream.cli.common` holds what they share (exit codes, one-line errors, argument
-parsers, the recipe's model and weights, the progress bar, Ctrl-C). Subcommand modules
-import only ``common``, never each other.
+parsers, the recipe's model and weights, the progress bar, Ctrl-C), and
+:mod:`kdream.cli.folders` the folder, Ray and device flags several commands take. Subcommand
+modules import only those two, never each other.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pathlib import Path
 from kdream import recipe as recipe_parts
 from kdream.config import OCTAVE_MODES, REDUCTIONS, DreamConfig
 from kdream.io import images as imageio
-from kdream.pixels import resize
+from kdream.pixels import fit_max_side as fit_max_side  # the commands import it from here
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -222,15 +222,6 @@ def check_recipe_model(recipe: dict | None, dreamer) -> None:
             f"{dreamer.spec.name} is not the model file of the recipe: its sha256 is "
             f"{dreamer.spec.sha256}, the recipe's is {expected}"
         )
-
-
-def fit_max_side(rgb, alpha, max_side):
-    if not max_side or max(rgb.shape[:2]) <= max_side:
-        return rgb, alpha
-    factor = max_side / max(rgb.shape[:2])
-    size = (max(1, round(rgb.shape[0] * factor)), max(1, round(rgb.shape[1] * factor)))
-    alpha = None if alpha is None else resize(alpha, size)
-    return resize(rgb, size), alpha
 
 
 def notify(quiet: bool, *lines: str) -> None:

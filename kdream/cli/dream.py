@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from pathlib import Path
 
 from kdream import recipe as recipe_parts
 from kdream.cli.common import (
     EXIT_CANCELLED,
-    EXIT_OK,
     EXIT_USAGE,
     UsageError,
     add_recipe_arguments,
@@ -19,18 +17,23 @@ from kdream.cli.common import (
     config_from_args,
     ctrl_c_sets,
     fail,
-    fit_max_side,
     import_keras_quietly,
     model_choice,
-    notify,
     progress_bar,
     recipe_config,
     recipe_weights,
-    user_error_message,
     warn_if_recipe_differs,
 )
-from kdream.config import DreamConfig
+from kdream.cli.folders import (
+    add_folder_arguments,
+    check_ray_arguments,
+    dream_on_ray,
+    report,
+    summary,
+    use_devices,
+)
 from kdream.io import images as imageio
+from kdream.io.folder import FolderDream, dream_file
 from kdream.io.images import IMAGE_SUFFIXES
 
 
@@ -53,57 +56,65 @@ def add_parser(commands, parents) -> None:
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    add_folder_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    check_ray_arguments(args)
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     config = config_from_args(args, recipe_config(recipe))
     max_side = args.max_side or (recipe or {}).get("max_side")
     sources = _input_sources(args.inputs, recipe)
-    jobs = _plan_outputs(sources, args.output, args.force, [args.guide] if args.guide else [])
+    replace = args.force or args.resume  # --resume decides per file (kdream.io.folder)
+    jobs = _plan_outputs(sources, args.output, replace, [args.guide] if args.guide else [])
     guide_reference = _guide_reference(args.guide)
     weights = args.weights or recipe_weights(recipe)
     model, input_range = model_choice(args, recipe)
     check_network_names(model, [name for name, _ in config.layers], config.channels)
 
-    failures, written = _unreadable_inputs(jobs), []
+    failures = _unreadable_inputs(jobs)
     jobs = [(source, output) for source, output in jobs if source not in failures]
     if not jobs:  # nothing to dream: don't load a model
         return EXIT_USAGE
 
     import_keras_quietly()  # every check above ran without a framework: mistakes answer fast
-    from kdream.ascent.dreamer import DreamCancelled, Dreamer
-
     objective = _recipe_objective(recipe, args)
     _check_recorded_guide(objective, guide_reference)
     precision = args.precision or (recipe or {}).get("precision") or "float32"
-    dreamer = Dreamer(weights, model, input_range, precision=precision)
+    settings = FolderDream(
+        weights, model, input_range, precision, config, max_side, objective,
+        guide_reference, args.resume, args.force,
+    )  # fmt: skip
+    if args.ray is not None:
+        return dream_on_ray(args, settings, jobs, failures)
+    return _dream_serially(args, recipe, settings, jobs, failures)
+
+
+def _dream_serially(args, recipe, settings: FolderDream, jobs, failures) -> int:
+    """The files one after the other in this process, with a bar per file."""
+    from kdream.ascent.dreamer import DreamCancelled
+
+    use_devices(args)
+    dreamer = settings.load_dreamer()
     check_recipe_model(recipe, dreamer)
-    objective = _guided_objective(objective, guide_reference, dreamer.config_for(config))
+    objective = settings.objective_for(dreamer)
     warn_if_recipe_differs(recipe, dreamer, args.quiet)
-    cancel = threading.Event()
+    cancel, outcomes = threading.Event(), []
     with ctrl_c_sets(cancel):
         for source, output in jobs:
             try:
-                written.append(
-                    _dream_one(
-                        dreamer, source, output, config, max_side, args.quiet, cancel, objective
-                    )
-                )
+                with progress_bar(args.quiet, source) as on_progress:
+                    outcome = dream_file(
+                        dreamer, settings, source, output, objective,
+                        on_progress=on_progress, cancel=cancel,
+                    )  # fmt: skip
             except DreamCancelled:
                 print(f"kdream: cancelled; {output} was not written", file=sys.stderr)
                 return EXIT_CANCELLED
-            except Exception as error:
-                message = user_error_message(error)
-                if message is None:
-                    raise
-                fail(message, EXIT_USAGE)
-                failures.append(source)
-    total = len(written) + len(failures)
-    if total > 1:
-        print(f"dreamed {len(written)} of {total} images; {len(failures)} failed")
-    return EXIT_OK if not failures else EXIT_USAGE
+            report(outcome, args.quiet)
+            outcomes.append(outcome)
+    return summary(outcomes, failures)
 
 
 def _unreadable_inputs(jobs) -> list[str]:
@@ -208,41 +219,3 @@ def _check_recorded_guide(objective, reference) -> None:
             f"{reference.name} is not the recipe's guide: its sha256 is {reference.sha256}, "
             f"the recipe's is {recorded[0].sha256}"
         )
-
-
-def _guided_objective(objective, reference, config: DreamConfig):
-    """The run's objective with ``--guide``: the recipe's guide terms get the given image
-    (checked by :func:`_check_recorded_guide`); without a recorded guide, the config's
-    layers become guide terms."""
-    from kdream.objectives.references import bind, references_of
-
-    if reference is None:
-        return objective
-    if objective is not None and references_of(objective):
-        return bind(objective, [reference])
-    from kdream.objectives.guide import guided_objective
-
-    return guided_objective(reference, config)
-
-
-def _dream_one(dreamer, source, output, config, max_side, quiet, cancel, objective=None) -> Path:
-    started = time.perf_counter()
-    loaded = (
-        imageio.load_sample() if source == imageio.SAMPLE_SOURCE else imageio.load_image(source)
-    )
-    notify(quiet, *(f"{source}: {notice}" for notice in loaded.notices))
-    rgb, alpha = fit_max_side(loaded.rgb, loaded.alpha, max_side)
-    if alpha is not None and not imageio.supports_alpha(output):
-        notify(quiet, f"{output}: this format has no transparency; alpha dropped")
-        alpha = None
-    with progress_bar(quiet, source) as on_progress:
-        dreamed = dreamer.dream(
-            rgb, config, objective=objective, on_progress=on_progress, cancel=cancel
-        )
-    recipe = dreamer.recipe(config, rgb.shape[:2], objective)
-    name = source if source == imageio.SAMPLE_SOURCE else Path(source).name
-    recipe = recipe_parts.with_input_source(recipe, name, max_side)
-    path = imageio.save_image(output, dreamed, alpha, recipe=recipe)
-    height, width = dreamed.shape[:2]
-    print(f"wrote {path} ({width}x{height}) in {time.perf_counter() - started:.1f} s")
-    return path

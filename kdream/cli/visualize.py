@@ -23,6 +23,7 @@ from kdream.cli.common import (
     recipe_weights,
     warn_if_recipe_differs,
 )
+from kdream.cli.folders import add_ray_arguments, check_ray_arguments, render_on_ray
 from kdream.io import images as imageio
 
 DEFAULT_DIVERSITY_WEIGHT = 100.0
@@ -83,6 +84,7 @@ def add_parser(commands, parents) -> None:
     parser.add_argument("-o", "--output", help="output PNG (default: visualize_<what>.png)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -100,6 +102,7 @@ def _position(text: str) -> tuple[int, int]:
 
 
 def run(args) -> int:
+    check_ray_arguments(args)
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     _check_photo_flags(args)
     if recipe is None:
@@ -115,8 +118,7 @@ def run(args) -> int:
     photo = _photo_reference(args.photo)
     _check_recorded_photo(recipe, photo)
 
-    from kdream.ascent.dreamer import DreamCancelled
-    from kdream.techniques.visualize.render import Visualizer, cell_titles
+    from kdream.techniques.visualize.render import Visualizer
 
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
@@ -126,6 +128,22 @@ def run(args) -> int:
         check_recipe_model(recipe, visualizer.dreamer)
         warn_if_recipe_differs(recipe, visualizer.dreamer, args.quiet)
     objective, settings, cell = _plan(args, recipe, described, visualizer)
+    if args.ray is not None:
+        network = (weights, model, input_range, precision)
+        pictures = render_on_ray(args, network, visualizer, objective, settings, photo)
+    else:
+        pictures = _render_here(args, visualizer, objective, settings, photo, output)
+    if pictures is None:
+        return EXIT_CANCELLED
+    pick = _picked_picture(recipe, len(pictures))
+    return _write(args, output, inputs, importance_path, visualizer, objective, settings,
+                  cell, photo, pictures, pick)  # fmt: skip
+
+
+def _render_here(args, visualizer, objective, settings, photo, output):
+    """The pictures rendered in this process (None when cancelled)."""
+    from kdream.ascent.dreamer import DreamCancelled
+
     cancel = threading.Event()
     try:
         with ctrl_c_sets(cancel), progress_bar(args.quiet, "visualize") as on_progress:
@@ -138,9 +156,17 @@ def run(args) -> int:
             )
     except DreamCancelled:
         print(f"kdream: cancelled; {output} was not written", file=sys.stderr)
-        return EXIT_CANCELLED
+        return None
+    return pictures
+
+
+def _write(args, output, inputs, importance_path, visualizer, objective, settings, cell,
+           photo, pictures, pick) -> int:  # fmt: skip
+    """The picture (or sheet) with its recipe, and its importance map if asked for;
+    ``pick``: the one picture of the render a recipe keeps (an atlas' channel)."""
+    from kdream.techniques.visualize.render import cell_titles
+
     titles = cell_titles(objective, len(pictures))
-    pick = _picked_picture(recipe, len(pictures))
     if pick is not None:  # one picture of a batch render (an atlas' channel)
         pictures, titles = pictures[pick : pick + 1], titles[pick : pick + 1]
     recipe_out = recipe_parts.with_parts(

@@ -109,6 +109,7 @@ class Visualizer:
         start: np.ndarray | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         cancel=None,
+        part: slice | None = None,
     ) -> np.ndarray:
         """uint8 pictures (N, size, size, 3) that maximise ``objective`` ((N, size, size, 1)
         for a gray network: :meth:`picture_of` turns one into what is saved). With
@@ -122,6 +123,11 @@ class Visualizer:
         ``on_progress`` gets a :class:`~kdream.dreamer.Progress` after every step (its
         ``image()`` is the batch's first picture); ``cancel`` (an Event or a function) is
         checked between steps and raises :class:`~kdream.dreamer.DreamCancelled`.
+
+        ``part``: render only these pictures of the batch (a channel batch's channels
+        ``part``), exactly as the whole render would: every random draw is the whole
+        batch's, then sliced, so the parts of a render spread over machines
+        (:mod:`kdream.distributed`) add up to it.
         """
         settings = settings or VisualizeSettings()
         objective = self.objective(objective)
@@ -129,18 +135,21 @@ class Visualizer:
         size_hw = None if photo is None else photo.shape[:2]
         param, transforms = settings.image_param(self.channels, size_hw), settings.transforms
         count = self.batch_size(objective, settings)
+        picked = slice(None) if part is None else part
         step = self.compiled_step(objective, settings, split=photo is not None or settings.alpha)
         step.check(objective, transforms.output_hw(param.size_hw), settings.size)
         rng = np.random.default_rng(settings.seed)
         if photo is None:
-            parameters = ops.convert_to_tensor(param.initial(count, rng))
+            parameters = ops.convert_to_tensor(param.initial(count, rng)[picked])
         else:
-            photos = np.repeat(photo[None], count, axis=0)
+            photos = np.repeat(photo[None], count, axis=0)[picked]
             parameters = ops.convert_to_tensor(param.initial_from(photos))
             photo = ops.convert_to_tensor(photos)
         moments = (ops.zeros_like(parameters), ops.zeros_like(parameters))
         fixed_data = [ops.convert_to_tensor(b) for b in param.bases()]
-        fixed_data += [ops.convert_to_tensor(d) for d in step.objective_data(objective, count)]
+        fixed_data += [
+            ops.convert_to_tensor(d[picked]) for d in step.objective_data(objective, count)
+        ]
         rate = ops.convert_to_tensor(np.float32(settings.learning_rate))
         closeness = ops.convert_to_tensor(np.float32(settings.closeness))
         importance = None
@@ -148,7 +157,7 @@ class Visualizer:
         for index in range(settings.steps):
             if cancel_requested(cancel):
                 raise DreamCancelled("visualisation cancelled")
-            matrices = ops.convert_to_tensor(transforms.draw(rng, count, param.size_hw))
+            matrices = ops.convert_to_tensor(transforms.draw(rng, count, param.size_hw)[picked])
             if step.split:
                 values, gradient, on_pixels = step.split_gradient(
                     parameters, matrices, fixed_data, photo, closeness
