@@ -26,6 +26,7 @@ from kdream.cli.common import (
     notify,
     positive_int,
 )
+from kdream.cli.folders import add_ray_arguments, check_ray_arguments
 
 DEFAULT_OUTPUT = "atlas"
 
@@ -70,6 +71,7 @@ def add_parser(commands, parents) -> None:
                      help="photos are surveyed with their longer side at most this "
                      "(default 512)")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_arguments(parser, "clusters: the channels' render batches over Ray actors")
     parser.set_defaults(run=run)
 
 
@@ -82,6 +84,7 @@ def _views(text: str) -> int:
 
 
 def run(args) -> int:
+    check_ray_arguments(args)
     photos = _photo_files(args.photos)
     site = _site_folder(args.output)
     options = _options(args)
@@ -105,7 +108,9 @@ def run(args) -> int:
     cancel = threading.Event()
     try:
         with ctrl_c_sets(cancel), _progress(args.quiet) as on_progress:
-            found = build_atlas(visualizer, photos, site, options, on_progress, cancel)
+            found = build_atlas(
+                visualizer, photos, site, options, on_progress, cancel, _renderer(args, model)
+            )
     except DreamCancelled:
         print(
             f"kdream: cancelled; finished channels are kept in {site}/: "
@@ -124,6 +129,19 @@ def run(args) -> int:
         f"in {time.perf_counter() - started:.0f} s"
     )
     return EXIT_OK
+
+
+def _renderer(args, model):
+    """With ``--ray``, the render batches go to Ray actors (None: rendered here)."""
+    if args.ray is None:
+        return None
+    from kdream.distributed.atlas import ray_renderer
+
+    network = (args.weights or "auto", model, args.input_range, args.precision or "float32")
+    return ray_renderer(
+        network, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+        address=args.ray or None,
+    )  # fmt: skip
 
 
 def _count(number: int, noun: str) -> str:
