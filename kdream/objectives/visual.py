@@ -230,6 +230,7 @@ def diversity(name: str, weight: float = 1.0) -> Objective:
     """Reward a batch whose images differ in style (Gram matrices) at layer ``name``.
 
     Example:
+        >>> from kdream.objectives.core import channel
         >>> (channel("mixed4", 97) + diversity("mixed4", 100.0)).terms[1].kind
         'diversity'
     """
