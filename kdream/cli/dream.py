@@ -196,6 +196,7 @@ def _guide_reference(path: str | None):
     """``--guide``'s image, read (and checked) before the model loads."""
     if path is None:
         return None
+    import_keras_quietly()  # a reference image is held as Keras data: Keras loads, quietly
     from kdream.io.images.references import load_reference
 
     return load_reference(path)

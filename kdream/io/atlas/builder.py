@@ -158,7 +158,7 @@ def build_atlas(
     if site is None:
         return Atlas(statistics, {}, None)
     site.mkdir(parents=True, exist_ok=True)
-    context = _site_context(visualizer, photo_paths, options)
+    context = _site_context(visualizer, site, photo_paths, options)
     _save_json(site, key, statistics, {}, complete=False)
     _write_examples(site, visualizer.dreamer, statistics, photo_paths, options.max_side, report)
     _write_pages(site, context, statistics, options)
@@ -399,9 +399,10 @@ def _save(path: Path, picture: np.ndarray, recipe: dict) -> None:
     save_image(path, picture, recipe=recipe)
 
 
-def _site_context(visualizer, photo_paths, options) -> dict:
+def _site_context(visualizer, site: Path, photo_paths, options) -> dict:
     provenance = visualizer.dreamer.provenance()
     return {
+        "folder": site.name,  # the replay command names the picture as seen beside the site
         "model": visualizer.dreamer.spec.display_name,
         "kdream": provenance["kdream"],
         "backend": provenance["backend"],
