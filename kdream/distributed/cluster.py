@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,11 +49,25 @@ def connected(address: str | None = None):
     options = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:  # a private local Ray: no dashboard, this machine's cores
         options.update(num_cpus=os.cpu_count(), include_dashboard=False)
+        options.update(short_temp_dir())
     ray.init(address=address, **options)
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+RAY_SOCKET_ROOM = 40
+"""Ray puts its sockets some 60 characters deep under its temporary folder, and a socket
+path may not exceed 107 bytes."""
+
+
+def short_temp_dir() -> dict:
+    """``ray.init``'s ``_temp_dir`` when the system's temporary folder is too deep for Ray's
+    sockets (a long ``TMPDIR``, as test runners set): a folder under /tmp instead."""
+    if len(tempfile.gettempdir()) <= RAY_SOCKET_ROOM or not os.path.isdir("/tmp"):
+        return {}
+    return {"_temp_dir": tempfile.mkdtemp(prefix="kdream-ray-", dir="/tmp")}
 
 
 def absolute(path) -> str:

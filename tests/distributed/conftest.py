@@ -11,11 +11,15 @@ import pytest
 import ray  # nox installs the ray extra for the tests
 from PIL import Image
 
+from kdream.distributed.cluster import short_temp_dir
+
 
 @pytest.fixture(scope="session")
 def ray_cluster():
     """Ray on this machine with 2 CPUs; its address, for a CLI run that joins it."""
-    context = ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    context = ray.init(
+        num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, **short_temp_dir()
+    )  # nox's TMPDIR is too deep for Ray's sockets
     yield context.address_info["address"]
     ray.shutdown()
 
