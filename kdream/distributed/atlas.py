@@ -15,8 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-
 from kdream.distributed.cluster import (
     absolute,
     connected,
@@ -26,21 +24,13 @@ from kdream.distributed.cluster import (
     raising_causes,
     start_actors,
 )
+from kdream.distributed.visualize import VisualizeWorker
 
 
-class AtlasWorker:
+class AtlasWorker(VisualizeWorker):
     """One Ray actor: loads the network once, renders one batch of an atlas per call."""
 
-    def __init__(self, network: tuple):
-        from kdream.techniques.visualize.render import Visualizer
-
-        self.failure = None
-        try:
-            self.visualizer = Visualizer(*network)
-        except Exception as error:  # raised by the calls: a constructor's would restart it
-            self.failure = error
-
-    def render(self, site: str, job, settings, options):
+    def render_job(self, site: str, job, settings, options):
         from pathlib import Path
 
         from kdream.io.atlas.builder import render_job
@@ -49,9 +39,6 @@ class AtlasWorker:
             raise self.failure
         render_job(Path(site), self.visualizer, job, settings, options)
         return job
-
-    def pid(self) -> int:
-        return os.getpid()
 
 
 def ray_renderer(
@@ -80,7 +67,9 @@ def ray_renderer(
             try:
                 pool = ActorPool(actors)
                 calls = pool.map_unordered(
-                    lambda actor, job: actor.render.remote(absolute(site), job, settings, options),
+                    lambda actor, job: actor.render_job.remote(
+                        absolute(site), job, settings, options
+                    ),
                     jobs,
                 )
                 yield from raising_causes(ray, calls)
