@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from kdream.backend import import_keras_quietly
 from kdream.distributed.cluster import (
     absolute,
     connected,
@@ -32,6 +33,7 @@ class DreamWorker:
     """One Ray actor: loads the network once, then dreams one file per call."""
 
     def __init__(self, settings: FolderDream):
+        import_keras_quietly()  # a worker's stderr reaches the user's terminal
         self.settings, self.failure = settings, None
         try:
             self.dreamer = settings.load_dreamer()

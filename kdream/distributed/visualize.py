@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from kdream.backend import import_keras_quietly
 from kdream.distributed.cluster import (
     connected,
     default_workers,
@@ -34,6 +35,7 @@ class VisualizeWorker:
     """One Ray actor: loads the network once, renders parts of batches."""
 
     def __init__(self, network: tuple):
+        import_keras_quietly()  # a worker's stderr reaches the user's terminal
         from kdream.techniques.visualize.render import Visualizer
 
         self.failure = None
