@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -96,7 +97,11 @@ def test_the_site_in_a_real_browser(inception_site):
     assert len(pages) == 1 + 2 + 4
     problems, links = [], set()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path=chromium(),
+            args=["--no-sandbox"],
+            env={**os.environ, "TMPDIR": "/tmp"},  # a deep TMPDIR (nox's) is too long for
+        )  # chromium's singleton socket path
         page = browser.new_page(viewport={"width": 1000, "height": 800})
         page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
         page.on("pageerror", lambda error: problems.append(str(error)))
