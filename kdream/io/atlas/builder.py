@@ -38,7 +38,7 @@ from kdream.io.atlas.options import (
     photo_files,
 )
 from kdream.io.images import load_image, read_recipe, save_image
-from kdream.pixels import resize
+from kdream.pixels import fit_max_side
 from kdream.techniques.atlas import pictures as renders
 from kdream.techniques.atlas.receptive import crop
 from kdream.techniques.atlas.statistics import LayerStatistics
@@ -197,14 +197,7 @@ def _reporter(on_progress):
 
 def _photo(path: Path, max_side: int) -> np.ndarray:
     """A photo as the atlas reads it: RGB, its longer side at most ``max_side``."""
-    rgb = load_image(path).rgb
-    longer = max(rgb.shape[:2])
-    if max_side and longer > max_side:
-        scale = max_side / longer
-        rgb = resize(
-            rgb, (max(1, round(rgb.shape[0] * scale)), max(1, round(rgb.shape[1] * scale)))
-        )
-    return rgb
+    return fit_max_side(load_image(path).rgb, None, max_side)[0]
 
 
 def _survey_key(visualizer, photo_paths, choices, options) -> dict:
