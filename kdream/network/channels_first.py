@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import keras
 
+from kdream.network.folding import FoldedAway
 from kdream.network.layers import LinearPart
 
 _DATA_FORMAT_LAYERS = (
@@ -38,6 +39,7 @@ _ELEMENTWISE_LAYERS = (
     keras.layers.Activation,
     keras.layers.ReLU,
     keras.layers.Add,
+    FoldedAway,
 )
 
 

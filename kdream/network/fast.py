@@ -15,14 +15,19 @@ from kdream import backend
 def fast_model(model: keras.Model) -> keras.Model:
     """``model`` rebuilt in a form the active backend runs faster: the same function.
 
+    - Every backend gets its batch normalisations folded into the convolutions before
+      them (see :mod:`kdream.network.folding`: 23% faster bfloat16 steps on TensorFlow).
     - JAX on a CPU swaps some layers for variants XLA's CPU compiler runs faster (see
       :mod:`kdream.network.xla_cpu`: ~30% faster steps); the other layers, and the
       weights, are shared with ``model``.
     - torch computes the network channels-first inside (see
       :mod:`kdream.network.channels_first`: no permuted copies around every convolution
       and pooling), on weights copied into the new layers.
-    - TensorFlow, and any graph neither rewrite knows, get ``model`` back unchanged.
+    - TensorFlow, and any graph neither rewrite knows, get the folded model.
     """
+    from kdream.network.folding import fold_batch_norms
+
+    model = fold_batch_norms(model)
     framework = backend.name()
     if framework == "torch":
         from kdream.network import channels_first

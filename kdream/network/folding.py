@@ -1,0 +1,108 @@
+"""Batch normalisation folded into the convolution before it: the same function, less work.
+
+kdream never trains: every ``BatchNormalization`` runs in inference mode, where it is a
+fixed per-channel affine map, ``(x - mean) / sqrt(var + eps) * gamma + beta``. After a
+linear ``Conv2D`` that map folds into the convolution's kernel and bias, and the
+normalisation disappears from the forward and the backward pass. Under a mixed
+precision policy Keras computes each normalisation in float32 (a cast to float32 and
+back around an image-sized affine map), so the saving is largest there. Measured on a
+2-core CPU (TensorFlow, InceptionV3 to mixed5, 2 x 512 px, forward + input gradient):
+bfloat16 0.347 -> 0.266 s a step, float32 0.587 -> 0.567 s.
+
+Only a ``Conv2D`` without activation whose output feeds only the normalisation (not
+another layer, not the model's outputs) is folded (InceptionV3, ResNet50, InceptionResNetV2, MobileNetV2, EfficientNetB0); any
+other normalisation (after an addition, ResNet50V2's pre-activation ones) stays. The
+folded weights are computed from the network's weights when the model is rebuilt, so
+the network must hold its final weights by then (kdream loads them first).
+
+Example:
+    >>> folded = fold_batch_norms(extractor_model)  # doctest: +SKIP
+    >>> np.allclose(folded(images), extractor_model(images), atol=1e-4)  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+class FoldedAway(keras.layers.Layer):
+    """Where a folded normalisation stood: its input, unchanged (the convolution before
+    it computes the normalised values)."""
+
+    def call(self, inputs, training=None, mask=None):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def fold_batch_norms(model: keras.Model) -> keras.Model:
+    """``model`` with every foldable normalisation folded (see the module); ``model``
+    itself when there is none. Unchanged layers are shared, not copied."""
+    pairs = _foldable_pairs(model)
+    if not pairs:
+        return model
+    normalisations = {id(norm) for norm in pairs.values()}
+
+    def replace(layer):
+        if id(layer) in normalisations:
+            return FoldedAway(name=layer.name)
+        if id(layer) in pairs:
+            return _folded_convolution(layer, pairs[id(layer)])
+        return layer
+
+    return keras.models.clone_model(model, clone_function=replace)
+
+
+def _foldable_pairs(model: keras.Model) -> dict[int, keras.layers.Layer]:
+    """{id(convolution): the normalisation it folds into} for every foldable pair."""
+    pairs = {}
+    exposed = {id(tensor) for tensor in model.outputs}  # a cut may end at a convolution
+    for layer in model.layers:
+        if type(layer) is not keras.layers.BatchNormalization or not _channel_axis(layer):
+            continue
+        if len(layer._inbound_nodes) != 1:  # Keras keeps no public accessor for the graph
+            continue
+        producer = layer.input._keras_history.operation
+        if _foldable_convolution(producer) and id(producer.output) not in exposed:
+            pairs[id(producer)] = layer
+    return pairs
+
+
+def _foldable_convolution(layer) -> bool:
+    return (
+        type(layer) is keras.layers.Conv2D  # exact type: a subclass may compute otherwise
+        and keras.activations.serialize(layer.activation) in ("linear", None)
+        and len(layer._inbound_nodes) == 1
+        and len(layer._outbound_nodes) == 1  # the normalisation is its only consumer
+    )
+
+
+def _channel_axis(norm) -> bool:
+    axis = norm.axis[0] if isinstance(norm.axis, (list, tuple)) else norm.axis
+    return axis in (-1, len(norm.input.shape) - 1)
+
+
+def _folded_convolution(conv, norm) -> keras.layers.Conv2D:
+    """A ``Conv2D`` computing ``norm(conv(x))``: kernel scaled per output channel, a bias."""
+    scale = 1.0 / np.sqrt(_value(norm.moving_variance) + norm.epsilon)
+    if norm.scale:
+        scale = scale * _value(norm.gamma)
+    shift = -_value(norm.moving_mean) * scale
+    if norm.center:
+        shift = shift + _value(norm.beta)
+    if conv.use_bias:
+        shift = shift + _value(conv.bias) * scale
+    config = conv.get_config()
+    config["use_bias"] = True
+    folded = keras.layers.Conv2D.from_config(config)
+    folded.build(conv.input.shape)
+    kernel = _value(conv.kernel) * scale  # the output channel is the kernel's last axis
+    folded.set_weights([kernel.astype("float32"), shift.astype("float32")])
+    return folded
+
+
+def _value(variable) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(variable), dtype="float64")
