@@ -43,6 +43,11 @@ from kdream.pixels import to_model_range
 
 BENCHES = Path(__file__).resolve().parent
 TUTORIAL_PYTHON_ENV = "KDREAM_BENCH_TUTORIAL_PYTHON"
+# The team's shared peer (a plain TF-tutorial dream written outside this project, kept
+# beside the repository in shared/peers/) or the copy this variable names.
+SHARED_PEER_ENV = "KDREAM_BENCH_PEER"
+SHARED_PEER = BENCHES.parent.parent / "shared" / "peers" / "tf_tutorial_dream.py"
+YARDSTICKS = ("tf-tutorial script", "shared peer")
 LAYERS = {"mixed3": 1.0, "mixed5": 1.0}
 CHILD_TIMEOUT_S = 1200
 
@@ -53,6 +58,12 @@ def tutorial_python() -> str | None:
         return sys.executable
     named = os.environ.get(TUTORIAL_PYTHON_ENV)
     return named if named and Path(named).is_file() else None
+
+
+def shared_peer() -> Path | None:
+    named = os.environ.get(SHARED_PEER_ENV)
+    path = Path(named) if named else SHARED_PEER
+    return path if path.is_file() else None
 
 
 def weights_file() -> str | None:
@@ -110,6 +121,19 @@ def tutorial_command(python: str, photo: Path, output: Path, settings, weights) 
     return command + (["--weights", weights] if weights else [])
 
 
+def shared_peer_command(python: str, photo: Path, output: Path, settings, weights) -> list[str]:
+    """The shared peer differentiates the tutorial's tiles as they fall (the last ones
+    partial), so like kdream's even split it visits each pixel once per step, where
+    ``tf_tutorial.py`` (every tile a full 512 px, moved inward) does ~1.5x the work."""
+    layers = ",".join(f"{name}={weight}" for name, weight in LAYERS.items())
+    return [
+        python, str(shared_peer()), str(photo), str(output), "--weights", weights,
+        "--layers", layers, "--octaves", str(settings.whole_octaves),
+        "--octave-scale", str(settings.whole_scale), "--steps", str(settings.whole_steps),
+        "--tile", "512",
+    ]  # fmt: skip
+
+
 def objective_gains(outputs: dict[str, Path], photo: Path) -> dict[str, float]:
     """mixed3 + mixed5 objective of each output minus the photo's, in float32."""
     dreamer = Dreamer(weights="inception2015" if weights_file() else "random")
@@ -127,13 +151,16 @@ def objective_gains(outputs: dict[str, Path], photo: Path) -> dict[str, float]:
 
 
 @pytest.mark.benchmark(group="whole process")
-def test_whole_process(benchmark, settings, tmp_path_factory):
+@pytest.mark.parametrize("yardstick", YARDSTICKS)
+def test_whole_process(benchmark, settings, tmp_path_factory, yardstick):
     python = tutorial_python()
     if python is None:
         pytest.skip(f"the tutorial script needs TensorFlow: {TUTORIAL_PYTHON_ENV} names none")
+    weights = weights_file()
+    if yardstick == "shared peer" and (shared_peer() is None or weights is None):
+        pytest.skip(f"the shared peer needs its script ({SHARED_PEER_ENV}) and the 2015 weights")
     folder = tmp_path_factory.mktemp("whole_process")
     photo = write_photo(folder, settings.whole_side)
-    weights = weights_file()
     precisions = list(dict.fromkeys(["float32", resolve("auto")]))
     outputs = {p: folder / f"kdream_{p}.png" for p in precisions}
     outputs["tf-tutorial"] = folder / "tutorial.png"
@@ -149,7 +176,10 @@ def test_whole_process(benchmark, settings, tmp_path_factory):
                 runs[precision].append(result)
 
     def tutorial():
-        command = tutorial_command(python, photo, outputs["tf-tutorial"], settings, weights)
+        if yardstick == "shared peer":
+            command = shared_peer_command(python, photo, outputs["tf-tutorial"], settings, weights)
+        else:
+            command = tutorial_command(python, photo, outputs["tf-tutorial"], settings, weights)
         tutorial_runs.append(timed_child(command, folder, "tutorial", keras_tf))
 
     kdream_runs(record=False)  # warm-up: disk cache, JAX's persistent compilation cache
@@ -158,18 +188,20 @@ def test_whole_process(benchmark, settings, tmp_path_factory):
     case = (
         f"whole process: dream {settings.whole_side}² ({settings.whole_octaves} octaves "
         f"×{settings.whole_scale}, {settings.whole_steps} steps, tile 512)"
+        + (" against the shared peer" if yardstick == "shared peer" else "")
     )
     measure(
         benchmark,
         tutorial,
         case=case,
-        variant="tf-tutorial script",
+        variant=yardstick,
         setup=lambda: (kdream_runs(record=True), ((), {}))[1],
         rounds=settings.whole_rounds,
         warmup=0,
         note=(
             "whole process: `kdream dream` in a subprocess, from start to written PNG, "
-            "interleaved with a plain-TF script of the tutorial's loop (every tile, 512 px) "
+            "interleaved with a plain-TF script of the tutorial's loop (tf_tutorial.py: "
+            "every tile a full 512 px; the shared peer: the tutorial's tiles as they fall) "
             "on the same photo and recipe; peak = the process's own VmHWM; gain = the "
             "mixed3+mixed5 objective's increase over the photo's, measured in float32"
         ),

@@ -31,9 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pixel range your own model was trained on (default 0,1)",
     )  # fmt: skip
     parser.add_argument(
-        "--precision", default="float32",
+        "--precision", default="auto",
         choices=("float32", "bfloat16", "float16", "auto"),
-        help="what the network computes in (default float32; auto: bfloat16 where faster)",
+        help="what the network computes in (default auto: bfloat16 where faster)",
     )  # fmt: skip
     return parser.parse_args(argv)
 

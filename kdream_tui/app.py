@@ -31,6 +31,7 @@ from kdream.io.images.loading import SAMPLE_SOURCE, LoadedImage, load_image, loa
 from kdream.io.images.messages import ImageInputError, OutputPathError
 from kdream.io.images.metadata import read_recipe
 from kdream.io.images.paths import default_output_path
+from kdream.network.precision import resolve as resolve_precision
 
 from .form import (
     LayerSelection,
@@ -512,10 +513,11 @@ class KdreamApp(App[int]):
         extra = f" (+{len(config.channels)} channel terms, not shown)" if config.channels else ""
         self.notify(f"recipe loaded from {path}{extra}", title="recipe")
         other_precision = recipe_parts.precision_of(recipe)
-        if isinstance(other_precision, str) and other_precision != self.holder.precision:
+        mine = resolve_precision(self.holder.precision)  # "auto" before the first build
+        if isinstance(other_precision, str) and other_precision != mine:
             self.notify(
                 f"the recipe was dreamed in {other_precision}, this session computes in "
-                f"{self.holder.precision}; restart with --precision {other_precision} to match it",
+                f"{mine}; restart with --precision {other_precision} to match it",
                 title="recipe", severity="warning", timeout=10,
             )  # fmt: skip
         other_model = self.holder.other_model(recipe)

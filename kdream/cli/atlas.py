@@ -27,6 +27,7 @@ from kdream.cli.common import (
     positive_int,
 )
 from kdream.cli.folders import add_ray_arguments, check_ray_arguments
+from kdream.network.precision import INTERFACE_DEFAULT
 
 DEFAULT_OUTPUT = "atlas"
 
@@ -103,7 +104,7 @@ def run(args) -> int:
 
     started = time.perf_counter()
     visualizer = Visualizer(
-        args.weights or "auto", model, args.input_range, args.precision or "float32"
+        args.weights or "auto", model, args.input_range, args.precision or INTERFACE_DEFAULT
     )
     cancel = threading.Event()
     try:
@@ -137,7 +138,7 @@ def _renderer(args, model):
         return None
     from kdream.distributed.atlas import ray_renderer
 
-    network = (args.weights or "auto", model, args.input_range, args.precision or "float32")
+    network = (args.weights or "auto", model, args.input_range, args.precision or INTERFACE_DEFAULT)
     return ray_renderer(
         network, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
         address=args.ray or None,

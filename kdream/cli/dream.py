@@ -35,6 +35,7 @@ from kdream.cli.folders import (
 from kdream.io import images as imageio
 from kdream.io.folder import FolderDream, dream_file
 from kdream.io.images import IMAGE_SUFFIXES
+from kdream.network.precision import INTERFACE_DEFAULT
 
 
 def add_parser(commands, parents) -> None:
@@ -81,7 +82,7 @@ def run(args) -> int:
     import_keras_quietly()  # every check above ran without a framework: mistakes answer fast
     objective = _recipe_objective(recipe, args)
     _check_recorded_guide(objective, guide_reference)
-    precision = args.precision or (recipe or {}).get("precision") or "float32"
+    precision = args.precision or (recipe or {}).get("precision") or INTERFACE_DEFAULT
     settings = FolderDream(
         weights, model, input_range, precision, config, max_side, objective,
         guide_reference, args.resume, args.force,

@@ -17,6 +17,7 @@ from kdream.cli.common import (
     recorded_input,
 )
 from kdream.io import images as imageio
+from kdream.network.precision import INTERFACE_DEFAULT
 
 DEFAULTS = {"top": 32, "cell": 96, "max_side": 512}
 """The sheet's defaults (a --recipe's values replace them, given flags replace both)."""
@@ -60,7 +61,7 @@ def run(args) -> int:
 
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
-    precision = args.precision or recipe_parts.precision_of(recipe) or "float32"
+    precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
     dreamer = Dreamer(weights, model, input_range, precision)
     check_recipe_model(recipe, dreamer)
     source = input_path or imageio.SAMPLE_SOURCE

@@ -104,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=("float32", "bfloat16", "float16", "auto"),
         default=None,
-        help="what the network computes in (default float32; auto: bfloat16 where measured "
-        "faster, e.g. TensorFlow and torch on AVX512_BF16 CPUs, and GPUs)",
+        help="what the network computes in (default auto: bfloat16 where measured faster at "
+        "the same dream strength, i.e. TensorFlow and torch on AVX512_BF16/AMX CPUs, and "
+        "GPUs; float32 elsewhere; the recipe records the one used)",
     )
     weights.add_argument(
         "--input-range",

@@ -36,6 +36,7 @@ from kdream.cli.common import (
 )
 from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
 from kdream.io import images as imageio
+from kdream.network.precision import INTERFACE_DEFAULT
 
 RUN_RECIPE = "run.json"
 """The work folder's record of the run's recipe: --resume refuses a different one."""
@@ -178,7 +179,7 @@ def _dreamer(args, recipe: dict | None = None):
 
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
-    precision = args.precision or recipe_parts.precision_of(recipe) or "float32"
+    precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
     dreamer = Dreamer(weights, model, input_range, precision=precision)
     check_recipe_model(recipe, dreamer)
     warn_if_recipe_differs(recipe, dreamer, args.quiet)

@@ -27,6 +27,7 @@ from kdream.cli.common import (
     warn_if_recipe_differs,
 )
 from kdream.io import images as imageio
+from kdream.network.precision import INTERFACE_DEFAULT
 
 FLAGS = {
     "content_layer": "content_layer", "style_layers": "style_layers",
@@ -104,7 +105,7 @@ def run(args) -> int:
 
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
-    precision = args.precision or (recipe or {}).get("precision") or "float32"
+    precision = args.precision or (recipe or {}).get("precision") or INTERFACE_DEFAULT
     dreamer = Dreamer(weights, model, input_range, precision=precision)
     check_recipe_model(recipe, dreamer)
     warn_if_recipe_differs(recipe, dreamer, args.quiet)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kdream.cli.common import UsageError
+from kdream.network.precision import INTERFACE_DEFAULT
 from kdream_tui.keys import keys_help
 
 
@@ -32,5 +33,5 @@ def run(args) -> int:
         weights=args.weights or "auto",
         model=args.model,
         input_range=args.input_range,
-        precision=args.precision or "float32",
+        precision=args.precision or INTERFACE_DEFAULT,
     )

@@ -25,6 +25,7 @@ from kdream.cli.common import (
 )
 from kdream.cli.folders import add_ray_arguments, check_ray_arguments, render_on_ray
 from kdream.io import images as imageio
+from kdream.network.precision import INTERFACE_DEFAULT
 
 DEFAULT_DIVERSITY_WEIGHT = 100.0
 """lucid's ``channel - 1e2 * diversity``."""
@@ -122,7 +123,7 @@ def run(args) -> int:
 
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
-    precision = args.precision or (recipe or {}).get("precision") or "float32"
+    precision = args.precision or (recipe or {}).get("precision") or INTERFACE_DEFAULT
     visualizer = Visualizer(weights, model, input_range, precision)
     if recipe is not None:
         check_recipe_model(recipe, visualizer.dreamer)

@@ -19,6 +19,11 @@ import contextlib
 import functools
 
 PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+# What the CLI and the TUI compute in unless told: users run the defaults, so they get the
+# fastest precision that dreams as strongly (a recipe records what ``auto`` resolved to,
+# so a replay is bit for bit). The Python API keeps float32 unless asked, so a script's
+# numbers do not move under it.
+INTERFACE_DEFAULT = "auto"
 FAST_BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}
 BF16_FASTER_ON_CPU = ("tensorflow", "torch")
 

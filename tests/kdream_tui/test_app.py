@@ -705,7 +705,8 @@ def test_visualise_mode_grows_a_channel_from_noise_and_saves_its_recipe(dreamer,
     # The command line draws the same picture for the same channel and settings.
     cli = tmp_path / "cli.png"
     command = ["visualize", "--layer", "mixed2", "--channel", "7", "--size", "96", "--steps", "3",
-               "--seed", "5", "--weights", "random", "--quiet", "-o", str(cli)]  # fmt: skip
+               "--seed", "5", "--weights", "random", "--quiet", "-o", str(cli),
+               "--precision", dreamer.precision]  # the TUI's (a fixture's) precision  # fmt: skip
     assert main(command) == 0
     with Image.open(cli) as from_cli, Image.open(saved_path) as from_tui:
         np.testing.assert_array_equal(np.asarray(from_cli), np.asarray(from_tui))
