@@ -27,13 +27,7 @@ ENV = "KDREAM_PREVIEW"
 
 
 def preview_choice() -> str:
-    """``KDREAM_PREVIEW`` (default auto); ValueError naming the choices for another value.
-
-    Example:
-        >>> import os; os.environ.pop("KDREAM_PREVIEW", None) and None
-        >>> preview_choice()
-        'auto'
-    """
+    """``KDREAM_PREVIEW`` (default auto); ValueError naming the choices for another value."""
     choice = os.environ.get(ENV, "auto").strip().lower() or "auto"
     if choice not in CHOICES:
         raise ValueError(f"{ENV}={choice!r}: expected one of {', '.join(CHOICES)}")
@@ -44,7 +38,11 @@ def terminal_graphics(choice: str = "auto") -> str:
     """The protocol the preview uses: ``sixel``, ``tgp`` or ``half-blocks``.
 
     ``auto`` asks the terminal (through textual-image); another choice is taken as given,
-    as long as textual-image can be imported.
+    as long as textual-image can be imported and both ends are a terminal.
+
+    Example:
+        >>> terminal_graphics("half-blocks")  # asks nothing
+        'half-blocks'
     """
     if choice == HALF_BLOCKS or not _on_a_terminal():
         return HALF_BLOCKS
