@@ -408,8 +408,12 @@ class ImagePreview(Container):
 
     DRAW_SHARE = 3
     """A dream's frames come every 0.25 s; one that comes sooner than this many times what
-    the last one took to draw is skipped: Sixel encodes on the UI thread (0.5 s for a
-    1300x975 panel), and the keys must stay responsive. Half-blocks take milliseconds."""
+    the last one took to draw is skipped, so keys stay responsive while frames are slow to
+    draw: Sixel is encoded on the UI thread (0.5 s for a 1300x975 panel, seconds on a busy
+    CPU), half-blocks of a 200x60 terminal take a few hundred milliseconds."""
+    PROBE_S = 0.1
+    """The drawing is timed by a timer set this long after a frame: it fires once the UI
+    thread is free again (the screen update that draws the frame comes well before)."""
 
     def __init__(self, graphics: str = HALF_BLOCKS, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -438,10 +442,10 @@ class ImagePreview(Container):
         else:  # textual-image frees the terminal's copy of the picture it replaces
             self._drawn.image = Image.fromarray(self.picture)
         self._shown_at = now
-        self.call_after_refresh(self._time_drawing)
+        self.set_timer(self.PROBE_S, self._time_drawing)
 
     def _time_drawing(self) -> None:
-        took = time.monotonic() - self._shown_at
+        took = max(time.monotonic() - self._shown_at - self.PROBE_S, 0.0)
         self._next_live = self._shown_at + self.DRAW_SHARE * took
 
     def on_unmount(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -869,6 +870,8 @@ def test_the_preview_protocol_follows_the_terminal(monkeypatch):
         assert graphics.terminal_graphics() == expected
         assert graphics.terminal_graphics("half-blocks") == "half-blocks"
         assert graphics.terminal_graphics("tgp") == "tgp"  # KDREAM_PREVIEW wins
+    monkeypatch.setitem(sys.modules, "textual_image", None)  # not installed
+    assert graphics.terminal_graphics() == "half-blocks"
     monkeypatch.setattr(graphics, "_on_a_terminal", lambda: False)
     assert graphics.terminal_graphics("sixel") == "half-blocks"
 
