@@ -40,6 +40,7 @@ from .form import (
     panel_values,
     selectable_weights,
 )
+from .graphics import HALF_BLOCKS, preview_choice, terminal_graphics
 from .holder import ModelHolder
 from .keys import KEYS
 from .messages import DreamFinished, DreamStep, LayersKnown, ModelFailed, ModelReady, SaveFinished
@@ -124,6 +125,7 @@ class KdreamApp(App[int]):
         input_range: tuple[float, float] | None = None,
         precision: str = "float32",
         visualize_settings=None,
+        graphics: str = HALF_BLOCKS,
     ) -> None:
         super().__init__()
         # set_reactive: no watcher yet, the widgets it would redraw do not exist
@@ -146,6 +148,9 @@ class KdreamApp(App[int]):
         defaults); the seed comes from the panel."""
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
+        self.graphics = graphics
+        """How the preview draws (:func:`kdream_tui.graphics.terminal_graphics`, asked by
+        ``run_app`` before the app starts; half-blocks need nothing from the terminal)."""
 
     # ------------------------------------------------------------------ layout
 
@@ -154,7 +159,7 @@ class KdreamApp(App[int]):
         with Horizontal(id="main"):
             yield LayerPanel(self.selection, id="layers")
             yield ParamPanel(panel_values(self.base_config), self._initial_weights, id="params")
-            yield ImagePreview(id="preview")
+            yield ImagePreview(self.graphics, id="preview")
         yield DreamStatus(id="status")
         yield Footer()
 
@@ -341,7 +346,7 @@ class KdreamApp(App[int]):
             caption = f"dreaming · octave {info.octave}/{info.octaves}"
             if self.running == "visualisation":
                 caption = f"visualising · step {info.step}/{info.steps}"
-            self.preview.show(message.image, caption)
+            self.preview.show(message.image, caption, live=True)
 
     def on_dream_finished(self, message: DreamFinished) -> None:
         self.dreaming = False
@@ -542,6 +547,7 @@ def run_app(
 ) -> int:
     """Start the TUI; returns the process exit code (2 for a bad input, output or model)."""
     try:
+        choice = preview_choice()  # a bad KDREAM_PREVIEW is a bad input too
         if model is not None or input_range is not None:
             model = _checked_model(model, input_range)
         app = KdreamApp(
@@ -552,6 +558,8 @@ def run_app(
     except (ImageInputError, OutputPathError, ValueError) as error:
         print(f"kdream: error: {error}", file=sys.stderr)
         return 2
+    # Asked last: once Textual runs, its input thread would swallow the terminal's answers.
+    app.graphics = terminal_graphics(choice)
     return asyncio.run(_run(app))
 
 

@@ -5,6 +5,8 @@ Widgets hold and show state; the app decides what a change means (validation, dr
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PIL import Image
 from rich.align import Align
@@ -13,7 +15,7 @@ from rich_pixels import Pixels
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
@@ -23,6 +25,7 @@ from textual.widgets import Input, Label, ProgressBar, Select, Static
 from kdream.pixels import rgb_picture
 
 from .form import MODE_FIELD, TEXT_FIELDS, LayerSelection, weights_choices
+from .graphics import HALF_BLOCKS, SIXEL
 
 # --------------------------------------------------------------------------- layers
 
@@ -352,37 +355,102 @@ def fit_size(image_wh: tuple[int, int], box_wh: tuple[int, int]) -> tuple[int, i
     return fitted_width, fitted_height
 
 
-class ImagePreview(Widget):
-    """An RGB image drawn with half-block cells, fitted to the widget.
+class HalfBlocks(Widget):
+    """An RGB picture drawn with half-block cells (two pixels a cell), fitted and centred.
 
-    The downscale is a plain box filter (Pillow), so the same image and size always give
-    the same cells: snapshot tests rely on it.
+    Works in every terminal. The downscale is a plain box filter (Pillow), so the same
+    picture and size always give the same cells: snapshot tests rely on it.
+    """
+
+    DEFAULT_CSS = """
+    HalfBlocks {
+        width: 100%;
+        height: 100%;
+    }
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._image: np.ndarray | None = None
+        self.picture: np.ndarray | None = None
         self._cache: tuple[tuple[int, int], Pixels] | None = None
 
-    def show(self, rgb: np.ndarray, caption: str) -> None:
-        """Show a uint8 picture: RGB, or gray ((H, W) or (H, W, 1): a gray network's)."""
-        self._image = rgb_picture(rgb, "preview")
+    def set_picture(self, rgb: np.ndarray) -> None:
+        self.picture = rgb
         self._cache = None
-        self.border_title = caption
         self.refresh()
 
     def render(self):
-        if self._image is None:
+        if self.picture is None:
             return Text("no image", style="dim")
         box = (self.content_size.width, self.content_size.height * 2)
         if min(box) < 2:
             return Text("")
         if self._cache is None or self._cache[0] != box:
-            height, width = self._image.shape[:2]
+            height, width = self.picture.shape[:2]
             size = fit_size((width, height), box)
-            picture = Image.fromarray(self._image).resize(size, Image.Resampling.BOX)
+            picture = Image.fromarray(self.picture).resize(size, Image.Resampling.BOX)
             self._cache = (box, Pixels.from_image(picture))
         return Align.center(self._cache[1], vertical="middle")
+
+
+def terminal_picture(graphics: str) -> Widget:
+    """textual-image's widget for ``graphics`` (sixel or tgp): the picture at the pixel
+    size of the cells it covers, keeping its aspect inside the panel."""
+    from textual_image.widget import SixelImage, TGPImage  # detected already (run_app)
+
+    widget_class = SixelImage if graphics == SIXEL else TGPImage
+    return widget_class(id="preview-picture")
+
+
+class ImagePreview(Container):
+    """The preview panel: its caption on the border, the picture drawn by ``graphics``
+    (:mod:`kdream_tui.graphics`: sixel, tgp, or half-blocks)."""
+
+    DRAW_SHARE = 3
+    """A dream's frames come every 0.25 s; one that comes sooner than this many times what
+    the last one took to draw is skipped, so keys stay responsive while frames are slow to
+    draw: Sixel is encoded on the UI thread (0.5 s for a 1300x975 panel, seconds on a busy
+    CPU), half-blocks of a 200x60 terminal take a few hundred milliseconds."""
+    PROBE_S = 0.1
+    """The drawing is timed by a timer set this long after a frame: it fires once the UI
+    thread is free again (the screen update that draws the frame comes well before)."""
+
+    def __init__(self, graphics: str = HALF_BLOCKS, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.graphics = graphics
+        self.picture: np.ndarray | None = None
+        """The uint8 RGB picture shown (the input, the dream's latest frame, its result)."""
+        self._drawn: Widget | None = None
+        self._shown_at = 0.0
+        self._next_live = 0.0
+
+    def compose(self) -> ComposeResult:
+        drawn = HalfBlocks() if self.graphics == HALF_BLOCKS else terminal_picture(self.graphics)
+        self._drawn = drawn
+        yield drawn
+
+    def show(self, rgb: np.ndarray, caption: str, live: bool = False) -> None:
+        """Show a uint8 picture: RGB, or gray ((H, W) or (H, W, 1): a gray network's).
+        ``live``: a frame of a running dream, skipped while the last one is still fresh."""
+        now = time.monotonic()
+        if live and now < self._next_live:
+            return
+        self.picture = rgb_picture(rgb, "preview")
+        self.border_title = caption
+        if isinstance(self._drawn, HalfBlocks):
+            self._drawn.set_picture(self.picture)
+        else:  # textual-image frees the terminal's copy of the picture it replaces
+            self._drawn.image = Image.fromarray(self.picture)
+        self._shown_at = now
+        self.set_timer(self.PROBE_S, self._time_drawing)
+
+    def _time_drawing(self) -> None:
+        took = max(time.monotonic() - self._shown_at - self.PROBE_S, 0.0)
+        self._next_live = self._shown_at + self.DRAW_SHARE * took
+
+    def on_unmount(self) -> None:
+        if not isinstance(self._drawn, HalfBlocks):
+            self._drawn.image = None  # kitty keeps pictures until told to delete them
 
 
 # --------------------------------------------------------------------------- progress

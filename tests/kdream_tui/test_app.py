@@ -8,7 +8,9 @@ session's random-weights Dreamer (deterministic, identical on every backend) and
 from __future__ import annotations
 
 import asyncio
+import inspect
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -18,6 +20,8 @@ pytest.importorskip("textual")
 pytest.importorskip("rich_pixels")
 
 from PIL import Image  # noqa: E402
+from textual.app import App  # noqa: E402
+from textual.geometry import Region  # noqa: E402
 from textual.widgets import Footer  # noqa: E402
 from textual.widgets._toast import Toast  # noqa: E402
 
@@ -26,6 +30,7 @@ from kdream.config import DreamConfig  # noqa: E402
 from kdream.io.images.metadata import read_recipe
 from kdream.io.images.saving import save_image  # noqa: E402
 from kdream.recipe import dream_config
+from kdream_tui import graphics  # noqa: E402
 from kdream_tui.app import KdreamApp, run_app  # noqa: E402
 from kdream_tui.form import (  # noqa: E402
     LayerSelection,
@@ -36,7 +41,14 @@ from kdream_tui.form import (  # noqa: E402
 from kdream_tui.messages import DreamFinished, DreamStep  # noqa: E402
 from kdream_tui.results import StepInfo  # noqa: E402
 from kdream_tui.saving import choose_output_path  # noqa: E402
-from kdream_tui.widgets import LayerList, ParamRow, fit_size, format_seconds  # noqa: E402
+from kdream_tui.widgets import (  # noqa: E402
+    HalfBlocks,
+    ImagePreview,
+    LayerList,
+    ParamRow,
+    fit_size,
+    format_seconds,
+)
 from kdream_tui.workers import ProgressReporter  # noqa: E402
 
 TINY_STEPS = {"octaves": "1", "steps": "2"}
@@ -138,6 +150,37 @@ async def footer_shows(pilot, lit: str, dimmed: str) -> None:
     while footer_keys(app) != wanted and time.monotonic() < deadline:
         await pilot.pause(0.05)
     assert footer_keys(app) == wanted
+
+
+def half_block_picture(widget: HalfBlocks) -> np.ndarray:
+    """The (2 * rows, columns, 3) picture the widget's cells draw: a ``▄`` cell shows its
+    background colour above its foreground colour; the blank cells around are left out."""
+    pixels = []
+    for strip in widget.render_lines(Region(0, 0, widget.size.width, widget.size.height)):
+        cells = [segment.style for segment in strip for _ in segment.text if segment.text == "▄"]
+        if cells:
+            pixels.append([tuple(style.bgcolor.triplet) for style in cells])
+            pixels.append([tuple(style.color.triplet) for style in cells])
+    return np.array(pixels, np.uint8)
+
+
+def box_fitted(rgb: np.ndarray, box_wh: tuple[int, int]) -> np.ndarray:
+    """``rgb`` box-filtered to the largest size with its aspect inside ``box_wh`` pixels."""
+    size = fit_size((rgb.shape[1], rgb.shape[0]), box_wh)
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))
+
+
+class PreviewApp(App):
+    """The preview panel alone, styled as in the app: no model needed."""
+
+    CSS_PATH = pathlib.Path(inspect.getfile(KdreamApp)).with_name(KdreamApp.CSS_PATH)
+
+    def __init__(self, drawing: str) -> None:
+        super().__init__()
+        self.drawing = drawing
+
+    def compose(self):
+        yield ImagePreview(self.drawing, id="preview")
 
 
 ACTIONS = {"d": "dream", "c": "cancel", "s": "save", "o": "open"}
@@ -346,6 +389,13 @@ def test_dream_then_save_embeds_the_panel_recipe(dreamer, tiny_png, tmp_path):
             assert app.result is not None and app.result.rgb.shape == (96, 96, 3)
             assert "done" in app.status.text
             assert app.preview.border_title == "dream"
+            # The preview is the dream's picture, box-filtered into the panel's cells.
+            assert np.array_equal(app.preview.picture, app.result.rgb)
+            cells = app.preview.query_one(HalfBlocks)
+            drawn = half_block_picture(cells)
+            box = (cells.content_size.width, 2 * cells.content_size.height)
+            assert drawn.shape[1] <= box[0] and drawn.shape[0] <= box[1]
+            assert np.array_equal(drawn, box_fitted(app.result.rgb, box))
 
             await pilot.press("s")
             await finish_workers(pilot)
@@ -799,3 +849,106 @@ def test_a_guide_picked_in_the_tui_guides_the_dream_and_its_recipe(dreamer, tiny
     assert objective == guided_objective(reference, dreamer.config_for(config))
     again = dreamer.dream(tiny_image(), config, objective=objective)
     np.testing.assert_array_equal(again, guided.rgb)
+
+
+# --------------------------------------------------------------------------- the preview
+
+
+def test_the_preview_protocol_follows_the_terminal(monkeypatch):
+    """Sixel or kitty's protocol when textual-image found the terminal speaks it; kdream's
+    half-blocks otherwise, when asked to, or when stdin/stdout are not a terminal."""
+    from textual_image import renderable
+
+    monkeypatch.setattr(graphics, "_on_a_terminal", lambda: True)
+    detected = {
+        renderable.SixelImage: "sixel",
+        renderable.TGPImage: "tgp",
+        renderable.HalfcellImage: "half-blocks",
+        renderable.UnicodeImage: "half-blocks",  # textual-image's gray fallback: ours instead
+    }
+    for renderer, expected in detected.items():
+        monkeypatch.setattr(renderable, "Image", renderer)
+        assert graphics.terminal_graphics() == expected
+        assert graphics.terminal_graphics("half-blocks") == "half-blocks"
+        assert graphics.terminal_graphics("tgp") == "tgp"  # KDREAM_PREVIEW wins
+    monkeypatch.setitem(sys.modules, "textual_image", None)  # not installed
+    assert graphics.terminal_graphics() == "half-blocks"
+    monkeypatch.setattr(graphics, "_on_a_terminal", lambda: False)
+    assert graphics.terminal_graphics("sixel") == "half-blocks"
+
+
+def test_run_app_refuses_a_bad_preview_setting(monkeypatch, capsys):
+    monkeypatch.setenv("KDREAM_PREVIEW", "ascii")
+    assert run_app(weights="random") == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == ["kdream: error: KDREAM_PREVIEW='ascii': expected one of auto, sixel, tgp, "
+                     "half-blocks"]  # fmt: skip
+
+
+def test_terminal_pictures_fit_the_panel_and_follow_the_frames(monkeypatch):
+    """With Sixel or kitty's protocol the panel holds textual-image's widget showing the
+    picture, as large as fits (aspect kept); every new frame replaces the last, and kitty is
+    told to delete each picture it no longer shows (none leak, not even at exit)."""
+    from textual_image.renderable import tgp
+    from textual_image.widget import SixelImage, TGPImage
+
+    sent, deleted = [], []
+
+    def send(**fields):
+        if fields.get("a") == "d":
+            deleted.append(fields["I"])
+        elif "f" in fields and not fields.get("m"):  # the last chunk of a picture
+            sent.append(fields["i"])
+
+    monkeypatch.setattr(tgp, "_send_tgp_message", send)
+    frames = [tiny_image(96)[:, :64], tiny_image(96)[::-1, :64]]  # 64 wide, 96 tall
+
+    async def scenario(drawing: str):
+        app = PreviewApp(drawing)
+        async with app.run_test(size=(50, 20)) as pilot:
+            preview = app.query_one(ImagePreview)
+            for number, frame in enumerate(frames):
+                preview.show(frame, f"frame {number}")
+                await pilot.pause()
+                await pilot.pause()
+                picture = preview.query_one("#preview-picture")
+                assert np.array_equal(np.asarray(picture.image), frame)
+                assert np.array_equal(preview.picture, frame)
+                inside = preview.content_region
+                assert inside.contains_region(picture.region)
+                assert picture.region.height == inside.height  # tall: fills the height
+                cell_width, cell_height = 10, 20  # textual-image's size without a terminal
+                width_px = picture.region.width * cell_width
+                assert abs(width_px - inside.height * cell_height * 64 / 96) <= cell_width
+            if drawing == "tgp":
+                assert sent and set(sent) - set(deleted) == {sent[-1]}
+            return type(picture)
+
+    assert issubclass(run(scenario("sixel")), SixelImage)
+    assert issubclass(run(scenario("tgp")), TGPImage)
+    assert len(sent) >= 2 and sorted(sent) == sorted(deleted)
+
+
+def test_live_frames_wait_while_the_last_one_is_drawn():
+    """A dream's frame that comes before the last one had its share of drawing time is
+    skipped (a slow Sixel encode must not freeze the keys); a final picture never is."""
+    first, second, final = (tiny_image(32) // divisor for divisor in (1, 2, 3))
+
+    async def scenario():
+        app = PreviewApp("half-blocks")
+        async with app.run_test(size=(50, 20)) as pilot:
+            preview = app.query_one(ImagePreview)
+            preview.show(first, "frame", live=True)
+            await pilot.pause()
+            shown_first = preview.picture.copy()
+            preview._next_live = time.monotonic() + 60  # as after a one-minute drawing
+            preview.show(second, "frame", live=True)
+            skipped = preview.picture.copy()
+            preview.show(final, "dream")
+            await pilot.pause()
+            return shown_first, skipped, preview.picture, preview.border_title
+
+    shown_first, skipped, last, title = run(scenario())
+    assert np.array_equal(shown_first, first)
+    assert np.array_equal(skipped, first)
+    assert np.array_equal(last, final) and title == "dream"
