@@ -224,6 +224,26 @@ def _check_names(args) -> None:
     family = catalogue.family_of(model)
     if args.class_unit is not None and family and catalogue.head_classes(family) is None:
         raise UsageError(NO_HEAD.format(zoo_name(family)))
+    if args.objective is not None and _only_objective(args):
+        _check_objective_names(args.objective, model, family)
+
+
+def _only_objective(args) -> bool:
+    """Whether ``--objective`` is the one choice of what to render (several are refused
+    later, with one line naming them)."""
+    return args.class_unit is None and args.channels is None and args.channel is None
+
+
+def _check_objective_names(text: str, model: str | None, family: str | None) -> None:
+    """The syntax of ``--objective`` and a built-in network's layers and channels it names
+    (the same one line as the built network's, without a framework)."""
+    from kdream import catalogue
+    from kdream.objectives.syntax import CLASS_LAYER, named_units
+
+    headless = family is not None and catalogue.head_classes(family) is None
+    units = named_units(text, head_layer=None if headless else CLASS_LAYER)
+    channels = [(name, (index,)) for name, index in units if index is not None]
+    check_network_names(model, [name for name, _ in units], channels)
 
 
 def zoo_name(family: str) -> str:
