@@ -113,9 +113,10 @@ def run(args) -> int:
     importance_path = output.with_name(f"{output.stem}_importance.png")
     if args.alpha and (not imageio.supports_alpha(output) or _may_be_sheet(args)):
         imageio.check_output_path(importance_path, inputs, args.force)
+    photo_file = _photo_file(args.photo)
     import_keras_quietly()  # the checks above ran without a framework: mistakes answer fast
     described = _described_objective(args) if recipe is None else None
-    photo = _photo_reference(args.photo)
+    photo = photo_file.reference() if photo_file else None
     _check_recorded_photo(recipe, photo)
 
     from kdream.techniques.visualize.render import Visualizer
@@ -269,13 +270,13 @@ def _may_be_sheet(args) -> bool:
     return bool(args.channels or classes or (args.diversity or 1) > 1 or args.recipe)
 
 
-def _photo_reference(path: str | None):
-    """``--from``'s photo, read (and checked) before the model loads."""
+def _photo_file(path: str | None):
+    """``--from``'s photo, read (and checked) before any framework loads."""
     if path is None:
         return None
-    from kdream.io.images.references import load_reference
+    from kdream.io.images.references import read_reference
 
-    return load_reference(path)
+    return read_reference(path)
 
 
 def _check_recorded_photo(recipe, photo) -> None:
