@@ -37,6 +37,11 @@ MISTAKES = {
         ["visualize", "--class", "3"],
         "kdream: error: --class: InceptionV3 (as kdream loads it) has no classification head",
     ),
+    "missing guide": (["photo.png", "--guide", "gone.jpg"], "error: gone.jpg: no such file"),
+    "visualize: missing photo to start from": (
+        ["visualize", "--layer", "mixed3", "--channel", "1", "--from", "gone.jpg"],
+        "kdream: error: gone.jpg: no such file",
+    ),
     "visualize: mistyped layer in an objective": (
         ["visualize", "--objective", "2 * (mixed3:1 - mixed9x)"],
         "kdream: error: layers: unknown layer(s) mixed9x; use one of mixed0",
