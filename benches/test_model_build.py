@@ -99,6 +99,11 @@ FAIL_FAST_MISTAKES = {
     "--steps -1": ["dream", "--steps", "-1"],
     "mistyped layer": ["dream", "--layers", "mixed42=1"],
     "channel past its layer": ["visualize", "--layer", "mixed4", "--channel", "900"],
+    "mistyped layer in an objective": ["visualize", "--objective", "mixed4:97 + mixed42:1"],
+    "inspect: mistyped --filters layer": ["inspect", "--filters", "mixed42"],
+    "style: missing style image": ["style", "missing.jpg", "missing-too.jpg"],
+    "zoom: --zoom 3": ["zoom", "--zoom", "3"],
+    "video: missing input": ["video", "missing.mp4"],
 }
 """Mistakes refused before any framework loads (issue 24's target: under 1 s)."""
 

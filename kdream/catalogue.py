@@ -72,6 +72,11 @@ def unknown_layers_message(unknown: Iterable[str], catalogue: Iterable[str], dis
     )
 
 
+def unknown_layer_message(name: str) -> str:
+    """One layer that is not there, where no list of names helps (``inspect --filters``)."""
+    return f"unknown layer {name!r}; `kdream layers` lists them"
+
+
 def channel_range_message(layer: str, count: int, too_big: Iterable[int]) -> str:
     return (
         f"channels: {layer} has {count} channels (0..{count - 1}); "

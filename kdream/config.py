@@ -1,7 +1,9 @@
 """The dream recipe: every parameter of a run in one validated, frozen object.
 
 The defaults ARE the recipe printed in the README; the CLI, the TUI, the API and
-the benchmarks all build their runs from a :class:`DreamConfig`.
+the benchmarks all build their runs from a :class:`DreamConfig`. Zoom and video add a
+:class:`MotionConfig`, style transfer has its :class:`StyleConfig`. Nothing here imports a
+framework: the CLI checks every parameter before Keras loads.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ ZOOM_RECIPE = {"octaves": 1, "steps": 3, "jitter": 16, "smoothing": 1.0}
 """Per-frame defaults of ``kdream zoom``: each frame adds a little to the last dream."""
 VIDEO_RECIPE = {"octaves": 2, "steps": 6, "jitter": 16, "smoothing": 1.0}
 """Per-frame defaults of ``kdream video``: enough to dream a fresh frame, fast."""
+FLOW_METHODS = ("dis", "farneback", "off")
+INITS = ("content", "noise")
+"""How a style transfer starts: from the content photo or from noise."""
 
 
 def _freeze_layers(layers: Mapping[str, float] | Any) -> tuple[tuple[str, float], ...]:
@@ -209,3 +214,128 @@ def parse_channel_list(text: str) -> tuple[int, ...]:
             raise ValueError(f"channels: range {part!r} runs backwards")
         indices.extend(i for i in range(first, last + 1) if i not in indices)
     return tuple(indices)
+
+
+@dataclasses.dataclass(frozen=True)
+class MotionConfig:
+    """How frames follow each other (the dream itself is a :class:`DreamConfig`)."""
+
+    frames: int = 120
+    """Zoom: how many frames to make (video: every frame of the input)."""
+    zoom: float = 1.02
+    """Zoom: scale factor from one frame to the next (> 1 flies in)."""
+    rotate: float = 0.0
+    """Zoom: degrees of rotation per frame."""
+    fps: float = 30.0
+    blend: float = 0.7
+    """Video: share of the previous dream carried into the next frame (0 = independent)."""
+    flow: str = "dis"
+    """Video: ``dis`` or ``farneback`` optical flow, or ``off`` (plain blending)."""
+
+    def __post_init__(self) -> None:
+        check_range("frames", self.frames, 1, 100_000, integer=True)
+        check_range("zoom", self.zoom, 0.5, 2.0)
+        check_range("rotate", self.rotate, -45.0, 45.0)
+        check_range("fps", self.fps, 0.1, 240.0)
+        check_range("blend", self.blend, 0.0, 1.0)
+        check_choice("flow", self.flow, FLOW_METHODS)
+
+    ZOOM_FIELDS = ("frames", "zoom", "rotate", "fps")
+    VIDEO_FIELDS = ("blend", "flow", "fps")
+
+    def to_dict(self, kind: str = "zoom") -> dict:
+        """The fields a ``zoom`` or a ``video`` uses (for its recipe)."""
+        fields = self.ZOOM_FIELDS if kind == "zoom" else self.VIDEO_FIELDS
+        return {name: getattr(self, name) for name in fields}
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleConfig:
+    """Every parameter of a style transfer (layers empty: the model's defaults).
+
+    Example:
+        >>> StyleConfig(size=256, steps=50).octaves
+        2
+    """
+
+    content_layer: str = ""
+    style_layers: tuple[tuple[str, float], ...] = ()
+    """Layer -> weight (their sum is normalised to 1)."""
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 10.0
+    style_mix: tuple[float, ...] = ()
+    """One weight per style image (empty: equal weights)."""
+    size: int = 512
+    """Long side of the output, in pixels."""
+    steps: int = 150
+    """Adam steps per octave."""
+    octaves: int = 2
+    octave_scale: float = 2.0
+    learning_rate: float = 0.02
+    """Adam's step in [-1, 1] pixel units."""
+    tile_size: int = 512
+    tile_batch: int = 2
+    init: str = "content"
+    preserve_color: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        layers = self.style_layers
+        items = layers.items() if isinstance(layers, Mapping) else layers
+        object.__setattr__(self, "style_layers", tuple((str(n), float(w)) for n, w in items))
+        object.__setattr__(self, "style_mix", tuple(float(m) for m in self.style_mix))
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            check_range(name, getattr(self, name), 0.0, 1e12)
+        for name, weight in self.style_layers:
+            check_range(f"style layer {name}", weight, 0.0, 1e12)
+        for weight in self.style_mix:
+            check_range("style_mix", weight, 0.0, 1e12)
+        check_range("size", self.size, 32, 8192, integer=True)
+        check_range("steps", self.steps, 1, 10_000, integer=True)
+        check_range("octaves", self.octaves, 1, 12, integer=True)
+        check_range("octave_scale", self.octave_scale, 1.01, 4.0)
+        check_range("learning_rate", self.learning_rate, 1e-5, 1.0)
+        check_range("tile_size", self.tile_size, 75, 4096, integer=True)
+        check_range("tile_batch", self.tile_batch, 1, 64, integer=True)
+        check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
+        check_choice("init", self.init, INITS)
+        if not isinstance(self.preserve_color, bool):
+            raise ValueError("preserve_color: must be true or false")
+
+    def replace(self, **changes) -> StyleConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["style_layers"] = {name: weight for name, weight in self.style_layers}
+        data["style_mix"] = list(self.style_mix)
+        return data
+
+    @classmethod
+    def from_dict(cls, data) -> StyleConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        if not isinstance(data, Mapping):
+            raise ValueError("recipe: 'style' must be an object")
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown style parameter(s): {', '.join(unknown)}")
+        data = dict(data)
+        if "style_layers" in data and not isinstance(data["style_layers"], Mapping):
+            raise ValueError("recipe: 'style_layers' must be an object")
+        return cls(**data)
+
+    def dream_config(self) -> DreamConfig:
+        """The run as the dream loop sees it: no jitter, no smoothing, octaves rescaled."""
+        return DreamConfig(
+            octaves=self.octaves,
+            octave_scale=self.octave_scale,
+            octave_mode="rescale",
+            steps=self.steps,
+            step_size=self.learning_rate,
+            tile_size=self.tile_size,
+            tile_batch=self.tile_batch,
+            jitter=0,
+            smoothing=0.0,
+            seed=self.seed,
+        )

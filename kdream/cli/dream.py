@@ -69,7 +69,7 @@ def run(args) -> int:
     sources = _input_sources(args.inputs, recipe)
     replace = args.force or args.resume  # --resume decides per file (kdream.io.folder)
     jobs = _plan_outputs(sources, args.output, replace, [args.guide] if args.guide else [])
-    guide_reference = _guide_reference(args.guide)
+    guide_file = _guide_file(args.guide)
     weights = args.weights or recipe_weights(recipe)
     model, input_range = model_choice(args, recipe)
     check_network_names(model, [name for name, _ in config.layers], config.channels)
@@ -80,6 +80,7 @@ def run(args) -> int:
         return EXIT_USAGE
 
     import_keras_quietly()  # every check above ran without a framework: mistakes answer fast
+    guide_reference = guide_file.reference() if guide_file else None
     objective = _recipe_objective(recipe, args)
     _check_recorded_guide(objective, guide_reference)
     precision = args.precision or (recipe or {}).get("precision") or INTERFACE_DEFAULT
@@ -193,14 +194,13 @@ def _recipe_objective(recipe: dict | None, args):
     return from_recipe(recipe_parts.objective_entries(recipe))
 
 
-def _guide_reference(path: str | None):
-    """``--guide``'s image, read (and checked) before the model loads."""
+def _guide_file(path: str | None):
+    """``--guide``'s image, read (and checked) before any framework loads."""
     if path is None:
         return None
-    import_keras_quietly()  # a reference image is held as Keras data: Keras loads, quietly
-    from kdream.io.images.references import load_reference
+    from kdream.io.images.references import read_reference
 
-    return load_reference(path)
+    return read_reference(path)
 
 
 def _check_recorded_guide(objective, reference) -> None:

@@ -9,8 +9,10 @@ from kdream import recipe as recipe_parts
 from kdream.cli.common import (
     EXIT_OK,
     UsageError,
+    check_network_names,
     check_recipe_model,
     fit_max_side,
+    import_keras_quietly,
     model_choice,
     positive_int,
     recipe_weights,
@@ -54,29 +56,39 @@ def run(args) -> int:
     if filters_of is None and not layer:
         raise UsageError("give --layer LAYER (feature maps) or --filters [LAYER]")
     input_path = args.input or recorded_input(recipe)
+    source = input_path or imageio.SAMPLE_SOURCE
+    files = [path for path in (input_path, args.recipe) if path]
+    model, input_range = model_choice(args, recipe)
+    loaded, output = None, None
+    if filters_of is None:  # the photo, the layer and the output, in the order they are used
+        loaded = imageio.load_image(input_path) if input_path else imageio.load_sample()
+        check_network_names(model, [layer])
+        default_name = f"{Path(source).stem}_{layer}_maps.png"
+        output = imageio.pick_output_path(args.output, default_name, files, args.force)
+    else:
+        _check_filters_layer(model, filters_of)
+        if args.output:  # without -o, the name waits for the network's and its layer's names
+            output = imageio.pick_output_path(args.output, "", files, args.force)
 
+    import_keras_quietly()  # every check above ran without a framework: mistakes answer fast
     from kdream.ascent.dreamer import Dreamer
     from kdream.techniques.inspection import feature_maps, filters, first_convolution
     from kdream.techniques.sheets import contact_sheet
 
-    model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
     precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
     dreamer = Dreamer(weights, model, input_range, precision)
     check_recipe_model(recipe, dreamer)
-    source = input_path or imageio.SAMPLE_SOURCE
     if filters_of is not None:
         layer = filters_of or first_convolution(dreamer.model)
         bgr = bool(dreamer.spec.mapping is not None and dreamer.spec.mapping.reverse_channels)
         panels = filters(dreamer.model, layer, bgr=bgr)
         default_name, what = f"{dreamer.spec.name}_{layer}_filters.png", "filters"
+        output = output or imageio.pick_output_path(None, default_name, files, args.force)
     else:
-        loaded = imageio.load_image(input_path) if input_path else imageio.load_sample()
         photo, _ = fit_max_side(loaded.rgb, None, sheet["max_side"])
         panels = feature_maps(dreamer, photo, layer, sheet["top"])
-        default_name, what = f"{Path(source).stem}_{layer}_maps.png", "feature maps"
-    files = [path for path in (input_path, args.recipe) if path]
-    output = imageio.pick_output_path(args.output, default_name, files, args.force)
+        what = "feature maps"
     picture = contact_sheet([p.picture for p in panels], [p.title for p in panels], sheet["cell"])
     channels = [p.channel for p in panels]
     recipe_out = {
@@ -87,6 +99,16 @@ def run(args) -> int:
     path = imageio.save_image(output, picture, recipe=recipe_out)
     print(f"wrote {path}: {len(panels)} {what} of {layer}")
     return EXIT_OK
+
+
+def _check_filters_layer(model: str | None, name: str) -> None:
+    """``--filters LAYER`` of a built-in network, checked against its catalogue (the
+    message :func:`kdream.techniques.inspection.filters` gives once the network is built)."""
+    from kdream import catalogue
+
+    family = catalogue.family_of(model)
+    if name and family is not None and name not in catalogue.layer_channels(family):
+        raise UsageError(catalogue.unknown_layer_message(name))
 
 
 def _recorded(recipe: dict | None, name: str | None) -> dict:

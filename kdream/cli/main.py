@@ -38,7 +38,10 @@ COMMANDS = (
 )  # fmt: skip
 
 
-CHECKS_FIRST = ("kdream.cli.dream", "kdream.cli.visualize", "kdream.cli.atlas")
+CHECKS_FIRST = (
+    "kdream.cli.dream", "kdream.cli.visualize", "kdream.cli.atlas", "kdream.cli.inspect",
+    "kdream.cli.style", "kdream.cli.motion",
+)  # fmt: skip
 """Commands that check files, parameters and layer names before any framework loads."""
 
 

@@ -23,10 +23,12 @@ from kdream.cli.common import (
     EXIT_OK,
     UsageError,
     add_recipe_arguments,
+    check_network_names,
     check_recipe_model,
     config_from_args,
     ctrl_c_sets,
     fit_max_side,
+    import_keras_quietly,
     model_choice,
     positive_int,
     recipe_config,
@@ -34,7 +36,7 @@ from kdream.cli.common import (
     recorded_input,
     warn_if_recipe_differs,
 )
-from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
+from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig, MotionConfig
 from kdream.io import images as imageio
 from kdream.network.precision import INTERFACE_DEFAULT
 
@@ -88,8 +90,6 @@ def _output_arguments(parser, default: str) -> None:
 
 
 def run_zoom(args) -> int:
-    from kdream.techniques.motion.sequence import zoom_frames
-
     replayed = _replayed_recipe(args, "zoom")
     motion = _motion(args, replayed, "zoom")
     max_side = args.max_side or recipe_parts.max_side_of(replayed)
@@ -99,6 +99,9 @@ def run_zoom(args) -> int:
     source = Path(input_path).name if input_path else imageio.SAMPLE_SOURCE
     plan = _plan(args, Path(input_path or "sample").stem + "_zoom.mp4")
     config = config_from_args(args, _base_config(replayed, ZOOM_RECIPE))
+    _check_names_then_load_keras(args, replayed, config)
+    from kdream.techniques.motion.sequence import zoom_frames
+
     dreamer = _dreamer(args, replayed)
     recipe = _run_recipe(dreamer, config, photo.shape[:2], source, max_side, motion, "zoom")
     start, last = plan.prepare(recipe, args.resume)
@@ -111,7 +114,6 @@ def run_zoom(args) -> int:
 
 def run_video(args) -> int:
     from kdream.io import video as video_io
-    from kdream.techniques.motion.sequence import video_frames
 
     replayed = _replayed_recipe(args, "video")
     info = video_io.probe(args.input)
@@ -119,6 +121,9 @@ def run_video(args) -> int:
     motion = _motion(args, replayed, "video", fps=info.fps)
     plan = _plan(args, Path(args.input).stem + "_dream.mp4")
     config = config_from_args(args, _base_config(replayed, VIDEO_RECIPE))
+    _check_names_then_load_keras(args, replayed, config)
+    from kdream.techniques.motion.sequence import video_frames
+
     dreamer = _dreamer(args, replayed)
     first = next(video_io.read_frames(args.input, 0, max_side))
     source = Path(args.input).name
@@ -153,8 +158,6 @@ def _replayed_recipe(args, kind: str) -> dict | None:
 def _motion(args, recipe: dict | None, kind: str, fps: float | None = None):
     """The motion settings: the flags given, else the recipe's, else the defaults
     (a video's frame rate: its input's)."""
-    from kdream.techniques.motion.sequence import MotionConfig
-
     recorded = recipe_parts.section(recipe, "motion") or {}
     fields = MotionConfig.ZOOM_FIELDS if kind == "zoom" else MotionConfig.VIDEO_FIELDS
     chosen = {name: getattr(args, name) for name in fields}
@@ -172,6 +175,14 @@ def _motion(args, recipe: dict | None, kind: str, fps: float | None = None):
 def _base_config(recipe: dict | None, defaults: dict) -> DreamConfig:
     """The replayed recipe's dream parameters, else the command's per-frame defaults."""
     return recipe_config(recipe) if recipe is not None else DreamConfig().replace(**defaults)
+
+
+def _check_names_then_load_keras(args, recipe: dict | None, config: DreamConfig) -> None:
+    """The last check without a framework (a built-in network's layer and channel names),
+    then Keras, quietly: every mistake before this line answers fast."""
+    model, _ = model_choice(args, recipe)
+    check_network_names(model, [name for name, _ in config.layers], config.channels)
+    import_keras_quietly()
 
 
 def _dreamer(args, recipe: dict | None = None):

@@ -17,8 +17,10 @@ from kdream.cli.common import (
     EXIT_CANCELLED,
     EXIT_OK,
     UsageError,
+    check_network_names,
     check_recipe_model,
     ctrl_c_sets,
+    import_keras_quietly,
     model_choice,
     parse_layers,
     positive_int,
@@ -26,6 +28,7 @@ from kdream.cli.common import (
     recipe_weights,
     warn_if_recipe_differs,
 )
+from kdream.config import StyleConfig
 from kdream.io import images as imageio
 from kdream.network.precision import INTERFACE_DEFAULT
 
@@ -87,23 +90,27 @@ def parse_mix(text: str) -> tuple[float, ...]:
 
 
 def run(args) -> int:
-    from kdream.io.images.references import load_reference
+    from kdream.io.images.references import read_reference
 
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     config = _config(args, recipe)
     default = f"{Path(args.content).stem}_styled.png"
     inputs = [args.content, *args.styles]
     output = imageio.pick_output_path(args.output, default, inputs, args.force)
-    content = load_reference(args.content)
-    styles = [load_reference(path) for path in args.styles]
+    content = read_reference(args.content)
+    styles = [read_reference(path) for path in args.styles]
     _check_recipe_images(recipe, content, styles)
     if config.style_mix and len(config.style_mix) != len(styles):
         raise UsageError(f"--style-mix: {len(config.style_mix)} weights for {len(styles)} styles")
+    model, input_range = model_choice(args, recipe)
+    layers = [config.content_layer, *(name for name, _ in config.style_layers)]
+    check_network_names(model, [name for name in layers if name])  # empty: the model's
 
+    import_keras_quietly()  # every check above ran without a framework: mistakes answer fast
     from kdream.ascent.dreamer import DreamCancelled, Dreamer
     from kdream.techniques.style import StyleTransfer
 
-    model, input_range = model_choice(args, recipe)
+    content, styles = content.reference(), [style.reference() for style in styles]
     weights = args.weights or recipe_weights(recipe)
     precision = args.precision or (recipe or {}).get("precision") or INTERFACE_DEFAULT
     dreamer = Dreamer(weights, model, input_range, precision=precision)
@@ -122,10 +129,8 @@ def run(args) -> int:
     return EXIT_OK
 
 
-def _config(args, recipe: dict | None):
+def _config(args, recipe: dict | None) -> StyleConfig:
     """The recipe's (or the default) style parameters with the given flags on top."""
-    from kdream.techniques.style import StyleConfig
-
     base = StyleConfig()
     if recipe is not None:
         entries = recipe_parts.section(recipe, "style")

@@ -114,9 +114,10 @@ def run(args) -> int:
     importance_path = output.with_name(f"{output.stem}_importance.png")
     if args.alpha and (not imageio.supports_alpha(output) or _may_be_sheet(args)):
         imageio.check_output_path(importance_path, inputs, args.force)
+    photo_file = _photo_file(args.photo)
     import_keras_quietly()  # the checks above ran without a framework: mistakes answer fast
     described = _described_objective(args) if recipe is None else None
-    photo = _photo_reference(args.photo)
+    photo = photo_file.reference() if photo_file else None
     _check_recorded_photo(recipe, photo)
 
     from kdream.techniques.visualize.render import Visualizer
@@ -225,6 +226,26 @@ def _check_names(args) -> None:
     family = catalogue.family_of(model)
     if args.class_unit is not None and family and catalogue.head_classes(family) is None:
         raise UsageError(NO_HEAD.format(zoo_name(family)))
+    if args.objective is not None and _only_objective(args):
+        _check_objective_names(args.objective, model, family)
+
+
+def _only_objective(args) -> bool:
+    """Whether ``--objective`` is the one choice of what to render (several are refused
+    later, with one line naming them)."""
+    return args.class_unit is None and args.channels is None and args.channel is None
+
+
+def _check_objective_names(text: str, model: str | None, family: str | None) -> None:
+    """The syntax of ``--objective`` and a built-in network's layers and channels it names
+    (the same one line as the built network's, without a framework)."""
+    from kdream import catalogue
+    from kdream.objectives.syntax import CLASS_LAYER, named_units
+
+    headless = family is not None and catalogue.head_classes(family) is None
+    units = named_units(text, head_layer=None if headless else CLASS_LAYER)
+    channels = [(name, (index,)) for name, index in units if index is not None]
+    check_network_names(model, [name for name, _ in units], channels)
 
 
 def zoo_name(family: str) -> str:
@@ -250,13 +271,13 @@ def _may_be_sheet(args) -> bool:
     return bool(args.channels or classes or (args.diversity or 1) > 1 or args.recipe)
 
 
-def _photo_reference(path: str | None):
-    """``--from``'s photo, read (and checked) before the model loads."""
+def _photo_file(path: str | None):
+    """``--from``'s photo, read (and checked) before any framework loads."""
     if path is None:
         return None
-    from kdream.io.images.references import load_reference
+    from kdream.io.images.references import read_reference
 
-    return load_reference(path)
+    return read_reference(path)
 
 
 def _check_recorded_photo(recipe, photo) -> None:

@@ -13,11 +13,24 @@ Example:
 
 from __future__ import annotations
 
-from kdream.objectives.core import PIXELS, Objective, channel, layer, layers
-from kdream.objectives.guide import guide
-from kdream.objectives.recipes import from_recipe
-from kdream.objectives.text import parse_objective
-from kdream.objectives.visual import channel_batch, class_logit, diversity, neuron
+import importlib
+
+_LAZY = {
+    "PIXELS": "core", "Objective": "core", "channel": "core", "layer": "core", "layers": "core",
+    "guide": "guide", "from_recipe": "recipes", "parse_objective": "text",
+    "channel_batch": "visual", "class_logit": "visual", "diversity": "visual", "neuron": "visual",
+}  # fmt: skip
+"""Name -> its module. The names load on first access: importing one framework-free module
+of the package (:mod:`~kdream.objectives.syntax`) does not import Keras."""
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"kdream.objectives.{_LAZY[name]}"), name)
+        globals()[name] = value  # e.g. guide: the function, not its module of the same name
+        return value
+    raise AttributeError(f"module 'kdream.objectives' has no attribute {name!r}")
+
 
 __all__ = [
     "PIXELS",

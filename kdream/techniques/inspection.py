@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kdream.catalogue import unknown_layer_message
 from kdream.models.extractor import FeatureExtractor
 from kdream.pixels import to_model_range
 from kdream.techniques.sheets import normalised
@@ -69,7 +70,7 @@ def filters(model: keras.Model, layer_name: str, bgr: bool = False) -> list[Pane
     try:
         layer = model.get_layer(layer_name)
     except ValueError:
-        raise ValueError(f"unknown layer {layer_name!r}; `kdream layers` lists them") from None
+        raise ValueError(unknown_layer_message(layer_name)) from None
     if not isinstance(layer, keras.layers.Conv2D) or isinstance(
         layer, keras.layers.DepthwiseConv2D
     ):

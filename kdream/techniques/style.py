@@ -14,20 +14,18 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from keras import ops
 
 from kdream.ascent.step import PIXELS, Adam
-from kdream.config import DreamConfig, check_choice, check_range
+from kdream.config import INITS as INITS  # its old home: kept importable
+from kdream.config import StyleConfig as StyleConfig  # its old home: kept importable
 from kdream.objectives.core import Objective
 from kdream.objectives.references import OctaveData, ReferenceImage
 from kdream.objectives.style import ContentTerm, GramTerm, TotalVariationTerm
 from kdream.pixels import resize, rgb_picture, to_model_range
-
-INITS = ("content", "noise")
-
 
 STYLE_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "inceptionv3": ("mixed3", ("activation_2", "activation_4", "mixed0", "mixed2", "mixed4")),
@@ -42,98 +40,6 @@ STYLE_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Family -> (content layer, style layers shallow to deep), after Gatys et al. for VGG.
 Other networks (own models included) follow :func:`default_layers`' catalogue rule."""
-
-
-@dataclasses.dataclass(frozen=True)
-class StyleConfig:
-    """Every parameter of a style transfer (layers empty: the model's defaults).
-
-    Example:
-        >>> StyleConfig(size=256, steps=50).octaves
-        2
-    """
-
-    content_layer: str = ""
-    style_layers: tuple[tuple[str, float], ...] = ()
-    """Layer -> weight (their sum is normalised to 1)."""
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    tv_weight: float = 10.0
-    style_mix: tuple[float, ...] = ()
-    """One weight per style image (empty: equal weights)."""
-    size: int = 512
-    """Long side of the output, in pixels."""
-    steps: int = 150
-    """Adam steps per octave."""
-    octaves: int = 2
-    octave_scale: float = 2.0
-    learning_rate: float = 0.02
-    """Adam's step in [-1, 1] pixel units."""
-    tile_size: int = 512
-    tile_batch: int = 2
-    init: str = "content"
-    preserve_color: bool = False
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        layers = self.style_layers
-        items = layers.items() if isinstance(layers, Mapping) else layers
-        object.__setattr__(self, "style_layers", tuple((str(n), float(w)) for n, w in items))
-        object.__setattr__(self, "style_mix", tuple(float(m) for m in self.style_mix))
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            check_range(name, getattr(self, name), 0.0, 1e12)
-        for name, weight in self.style_layers:
-            check_range(f"style layer {name}", weight, 0.0, 1e12)
-        for weight in self.style_mix:
-            check_range("style_mix", weight, 0.0, 1e12)
-        check_range("size", self.size, 32, 8192, integer=True)
-        check_range("steps", self.steps, 1, 10_000, integer=True)
-        check_range("octaves", self.octaves, 1, 12, integer=True)
-        check_range("octave_scale", self.octave_scale, 1.01, 4.0)
-        check_range("learning_rate", self.learning_rate, 1e-5, 1.0)
-        check_range("tile_size", self.tile_size, 75, 4096, integer=True)
-        check_range("tile_batch", self.tile_batch, 1, 64, integer=True)
-        check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
-        check_choice("init", self.init, INITS)
-        if not isinstance(self.preserve_color, bool):
-            raise ValueError("preserve_color: must be true or false")
-
-    def replace(self, **changes) -> StyleConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        data["style_layers"] = {name: weight for name, weight in self.style_layers}
-        data["style_mix"] = list(self.style_mix)
-        return data
-
-    @classmethod
-    def from_dict(cls, data) -> StyleConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        if not isinstance(data, Mapping):
-            raise ValueError("recipe: 'style' must be an object")
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown style parameter(s): {', '.join(unknown)}")
-        data = dict(data)
-        if "style_layers" in data and not isinstance(data["style_layers"], Mapping):
-            raise ValueError("recipe: 'style_layers' must be an object")
-        return cls(**data)
-
-    def dream_config(self) -> DreamConfig:
-        """The run as the dream loop sees it: no jitter, no smoothing, octaves rescaled."""
-        return DreamConfig(
-            octaves=self.octaves,
-            octave_scale=self.octave_scale,
-            octave_mode="rescale",
-            steps=self.steps,
-            step_size=self.learning_rate,
-            tile_size=self.tile_size,
-            tile_batch=self.tile_batch,
-            jitter=0,
-            smoothing=0.0,
-            seed=self.seed,
-        )
 
 
 def default_layers(spec) -> tuple[str, tuple[str, ...]]:

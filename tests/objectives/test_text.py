@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kdream.objectives.core import channel, layer
+from kdream.objectives.syntax import named_units
 from kdream.objectives.text import parse_channel_list, parse_objective
 from kdream.objectives.visual import class_logit, neuron
 
@@ -46,6 +47,17 @@ def test_bad_text_is_one_line_naming_the_position(text, message):
         parse_objective(text)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError) as early:  # what the CLI says before any framework loads
+        named_units(text, head_layer=None)
+    assert str(early.value) == str(caught.value)
+
+
+def test_named_units_are_the_layers_and_channels_of_the_parsed_objective():
+    text = "2*(mixed4:97@3,4 - mixed5) + class:7 * 1.5 - mixed3:12"
+    named = named_units(text)
+    assert named == (("mixed4", 97), ("mixed5", None), ("mixed3", 12))
+    terms = parse_objective(text, head_layer="logits").terms
+    assert [name for name, _ in named] == [t.layer for t in terms if t.layer != "logits"]
 
 
 def test_channel_lists_take_ranges_and_lists_in_order_without_repeats():

@@ -29,43 +29,10 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 from keras import ops
 
-from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig, check_choice, check_range
+from kdream.config import FLOW_METHODS as FLOW_METHODS  # its old home: kept importable
+from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
+from kdream.config import MotionConfig as MotionConfig  # its old home: kept importable
 from kdream.pixels import to_model_range, to_uint8
-
-FLOW_METHODS = ("dis", "farneback", "off")
-
-
-@dataclasses.dataclass(frozen=True)
-class MotionConfig:
-    """How frames follow each other (the dream itself is a :class:`DreamConfig`)."""
-
-    frames: int = 120
-    """Zoom: how many frames to make (video: every frame of the input)."""
-    zoom: float = 1.02
-    """Zoom: scale factor from one frame to the next (> 1 flies in)."""
-    rotate: float = 0.0
-    """Zoom: degrees of rotation per frame."""
-    fps: float = 30.0
-    blend: float = 0.7
-    """Video: share of the previous dream carried into the next frame (0 = independent)."""
-    flow: str = "dis"
-    """Video: ``dis`` or ``farneback`` optical flow, or ``off`` (plain blending)."""
-
-    def __post_init__(self) -> None:
-        check_range("frames", self.frames, 1, 100_000, integer=True)
-        check_range("zoom", self.zoom, 0.5, 2.0)
-        check_range("rotate", self.rotate, -45.0, 45.0)
-        check_range("fps", self.fps, 0.1, 240.0)
-        check_range("blend", self.blend, 0.0, 1.0)
-        check_choice("flow", self.flow, FLOW_METHODS)
-
-    ZOOM_FIELDS = ("frames", "zoom", "rotate", "fps")
-    VIDEO_FIELDS = ("blend", "flow", "fps")
-
-    def to_dict(self, kind: str = "zoom") -> dict:
-        """The fields a ``zoom`` or a ``video`` uses (for its recipe)."""
-        fields = self.ZOOM_FIELDS if kind == "zoom" else self.VIDEO_FIELDS
-        return {name: getattr(self, name) for name in fields}
 
 
 @dataclasses.dataclass(frozen=True)
