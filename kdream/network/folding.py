@@ -10,8 +10,9 @@ back around an image-sized affine map), so the saving is largest there. Measured
 bfloat16 0.347 -> 0.266 s a step, float32 0.587 -> 0.567 s.
 
 Only a ``Conv2D`` without activation whose output feeds only the normalisation (not
-another layer, not the model's outputs) is folded (InceptionV3, ResNet50, InceptionResNetV2, MobileNetV2, EfficientNetB0); any
-other normalisation (after an addition, ResNet50V2's pre-activation ones) stays. The
+another layer, not the model's outputs) is folded: InceptionV3, ResNet50,
+InceptionResNetV2, MobileNetV2 and EfficientNetB0 have such pairs. Any other normalisation
+(after an addition or a depthwise convolution, ResNet50V2's pre-activation ones) stays. The
 folded weights are computed from the network's weights when the model is rebuilt, so
 the network must hold its final weights by then (kdream loads them first).
 
