@@ -25,6 +25,9 @@ ZOOM_RECIPE = {"octaves": 1, "steps": 3, "jitter": 16, "smoothing": 1.0}
 """Per-frame defaults of ``kdream zoom``: each frame adds a little to the last dream."""
 VIDEO_RECIPE = {"octaves": 2, "steps": 6, "jitter": 16, "smoothing": 1.0}
 """Per-frame defaults of ``kdream video``: enough to dream a fresh frame, fast."""
+VIDEO_CUT_THRESHOLD = 27.0
+"""``kdream video``'s shot cuts: PySceneDetect's default for its content detector, the mean
+change of hue, saturation and luma (0..255) from one frame to the next that makes a cut."""
 
 
 def _freeze_layers(layers: Mapping[str, float] | Any) -> tuple[tuple[str, float], ...]:

@@ -36,9 +36,8 @@ from kdream.cli.common import (
     warn_if_recipe_differs,
 )
 from kdream.cli.folders import add_ray_arguments, check_ray_arguments
-from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
+from kdream.config import VIDEO_CUT_THRESHOLD, VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
 from kdream.io import images as imageio
-from kdream.techniques.motion.shots import CUT_THRESHOLD
 
 RUN_RECIPE = "run.json"
 """The work folder's record of the run's recipe: --resume refuses a different one."""
@@ -70,7 +69,7 @@ def add_parsers(commands, parents) -> None:
     video.add_argument(
         "--cuts", type=_cut_threshold, metavar="T",
         help="shot cuts, where the dream starts afresh: PySceneDetect's content threshold "
-        f"(default: {CUT_THRESHOLD:g}; lower finds more), or off",
+        f"(default: {VIDEO_CUT_THRESHOLD:g}; lower finds more), or off",
     )  # fmt: skip
     base = DreamConfig().replace(**VIDEO_RECIPE)
     add_recipe_arguments(video, "per-frame recipe", base, max_side=VIDEO_MAX_SIDE)
@@ -164,21 +163,25 @@ def run_video(args) -> int:
 
 def _shots(source, max_side: int | None, threshold: float, frame_count: int | None):
     """(frames in the clip, the frames that begin a shot), from one pass over the frames
-    as they will be dreamed (none without cuts: ``frame_count``, the probed one, stands)."""
+    as they will be dreamed; none without cuts, where the probed ``frame_count`` stands
+    when there is one."""
     from kdream.io import video as video_io
     from kdream.techniques.motion.shots import shot_starts
 
-    if threshold <= 0:
+    if threshold <= 0 and frame_count is not None:
         return frame_count, [0]
-    count = 0
+    counted = []
 
-    def counted(frames):
-        nonlocal count
-        for count, frame in enumerate(frames, start=1):  # noqa: B007 (counted for the caller)
+    def counting(frames):
+        for frame in frames:
+            counted.append(None)
             yield frame
 
-    starts = shot_starts(counted(video_io.read_frames(source, 0, max_side)), threshold)
-    return count, starts
+    frames = counting(video_io.read_frames(source, 0, max_side))
+    starts = shot_starts(frames, threshold)
+    for _ in frames:  # with no cuts to find, the frames are only counted
+        pass
+    return len(counted), starts
 
 
 # --------------------------------------------------------------------------- shared

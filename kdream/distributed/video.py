@@ -126,6 +126,18 @@ def frames_on_disk(work: str | os.PathLike) -> int:
     return sum(1 for _ in Path(work).glob("frame_*.png"))
 
 
+@dataclasses.dataclass(frozen=True)
+class JobDone:
+    """What an actor reports as it ends a job."""
+
+    first: int
+    end: int
+    dreamed: int
+    """Frames dreamed (not those a resumed run kept)."""
+    worker: int
+    """The actor's process id."""
+
+
 class VideoWorker:
     """One Ray actor: loads the network once, then dreams one job (a shot) per call."""
 
@@ -140,10 +152,10 @@ class VideoWorker:
         except Exception as error:  # raised by the calls: a constructor's would restart it
             self.failure = error
 
-    def dream(self, job: VideoJob) -> tuple[int, int]:
+    def dream(self, job: VideoJob) -> JobDone:
         if self.failure is not None:
             raise self.failure
-        return job.first, dream_job(self.dreamer, job)
+        return JobDone(job.first, job.end, dream_job(self.dreamer, job), os.getpid())
 
     def pid(self) -> int:
         return os.getpid()
@@ -157,10 +169,12 @@ def dream_video_jobs(
     gpus_per_worker: float | None = None,
     address: str | None = None,
     on_wait: Callable[[], None] | None = None,
+    on_job: Callable[[JobDone], None] | None = None,
 ) -> int:
     """Dream ``jobs`` over Ray actors; the number of frames dreamed. ``network``: the
     Dreamer's (weights, model, input_range, precision). ``on_wait`` is called every
-    :data:`WAIT_SECONDS` and as each job ends (progress, Ctrl-C)."""
+    :data:`WAIT_SECONDS` and as each job ends (progress, Ctrl-C), ``on_job`` with each
+    job's :class:`JobDone`."""
     from ray.util import ActorPool
 
     if not jobs:
@@ -178,8 +192,10 @@ def dream_video_jobs(
             for job in jobs:
                 pool.submit(lambda actor, job: actor.dream.remote(job), job)
             dreamed = 0
-            for _, frames in raising_causes(ray, _as_they_end(pool, on_wait)):
-                dreamed += frames
+            for done in raising_causes(ray, _as_they_end(pool, on_wait)):
+                dreamed += done.dreamed
+                if on_job is not None:
+                    on_job(done)
             return dreamed
         finally:
             for actor in actors:

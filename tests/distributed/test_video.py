@@ -3,7 +3,8 @@ there, and ``--ray`` dreams the shots in parallel into the very frames of the se
 
 from __future__ import annotations
 
-import shutil
+import os
+import signal
 
 import av
 import numpy as np
@@ -106,10 +107,43 @@ def test_ray_dreams_the_shots_into_the_serial_files_bit_for_bit(
     assert resumed == serial
 
 
-def test_independent_frames_on_ray_equal_the_serial_ones(clip, tiny_model, ray_cluster, tmp_path):
+def test_independent_frames_on_ray_survive_a_killed_worker(
+    clip, tiny_model, ray_cluster, tmp_path, monkeypatch
+):
+    import kdream.distributed.video as distributed_video
+
     serial_files = dream_video(clip, tiny_model, tmp_path / "serial", "--blend", "0")
+    dream_jobs, killed, jobs = distributed_video.dream_video_jobs, [], []
+
+    def kill_the_first_worker(done):
+        jobs.append(done)
+        if not killed:  # that worker has taken its next run of frames: it dies in it
+            os.kill(done.worker, signal.SIGKILL)
+            killed.append(done.worker)
+
+    def dream_video_jobs(network, job_list, **options):
+        return dream_jobs(network, job_list, **options, on_job=kill_the_first_worker)
+
+    monkeypatch.setattr(distributed_video, "dream_video_jobs", dream_video_jobs)
     distributed = dream_video(
         clip, tiny_model, tmp_path / "ray", "--blend", "0", "--ray", "--workers", "2"
     )
     assert distributed == serial_files
-    shutil.rmtree(tmp_path / "ray")
+    # Frames 0-21 in runs of at most 8 (every frame is independent), each done once.
+    assert sorted((done.first, done.end) for done in jobs) == [(0, 8), (8, 16), (16, 22)]
+    assert len({done.worker for done in jobs} - set(killed)) == 2  # one of them restarted
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)
+
+
+def test_video_ray_flags_are_checked_before_any_model_loads(clip, tmp_path, capsys, monkeypatch):
+    import kdream.distributed.cluster as cluster
+
+    argv = ["video", str(clip), "-o", f"{tmp_path}/out/"]
+    assert main([*argv, "--workers", "2"]) == 2
+    assert capsys.readouterr().err.strip() == "kdream: error: --workers needs --ray"
+    monkeypatch.setattr(cluster, "ray_installed", lambda: False)
+    assert main([*argv, "--ray"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == 'kdream: error: --ray needs Ray: pip install "kdream[ray]"'
+    assert list(tmp_path.iterdir()) == []

@@ -19,9 +19,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-CUT_THRESHOLD = 27.0
-"""PySceneDetect's default for its content detector: the mean change of hue, saturation,
-luma and edges (0..255) from one frame to the next that makes a cut."""
+from kdream.config import VIDEO_CUT_THRESHOLD as CUT_THRESHOLD
+
 MIN_SHOT_FRAMES = 15
 """PySceneDetect's default: a cut closer than this to the last one is merged into it (a
 flash, a fast pan), so no shot is shorter than half a second at 30 fps."""
