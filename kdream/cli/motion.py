@@ -280,18 +280,19 @@ class MotionPlan:
         (frames already written, the last of them)."""
         from kdream.io import video as video_io
 
-        done = video_io.written_frames(self.work) if self.work.is_dir() else []
-        if done and not resume and not self.args.force:
+        # Every frame, also those after a gap: a --ray run dreams its shots apart.
+        existing = sorted(self.work.glob("frame_*.png")) if self.work.is_dir() else []
+        if existing and not resume and not self.args.force:
             raise UsageError(
-                f"{self.work} holds {len(done)} frames of an earlier run: "
+                f"{self.work} holds {len(existing)} frames of an earlier run: "
                 "--resume continues it, --force starts over"
             )
-        if not resume:  # every frame, also those after a gap (a --ray run dreams shots apart)
-            for frame in self.work.glob("frame_*.png") if self.work.is_dir() else ():
+        if existing and not resume:
+            for frame in existing:
                 frame.unlink()
-            done = []
-        elif self.work.is_dir() and any(self.work.glob("frame_*.png")):
+        if existing and resume:
             self._check_same_recipe(recipe)
+        done = video_io.written_frames(self.work) if resume and existing else []
         self.work.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.work / RUN_RECIPE, json.dumps(recipe, indent=1, sort_keys=True))
         last = np.asarray(imageio.load_image(done[-1]).rgb) if done else None
