@@ -373,9 +373,7 @@ class MotionPlan:
         return self._assemble(total, recipe, audio_from)
 
     def _stopped(self) -> int:
-        from kdream.io import video as video_io
-
-        written = len(video_io.written_frames(self.work))
+        written = sum(1 for _ in self.work.glob("frame_*.png"))  # --ray: some after gaps
         print(f"kdream: stopped after {written} frames in {self.work}; run the same command "
               "with --resume to continue", file=sys.stderr)  # fmt: skip
         return EXIT_CANCELLED
