@@ -30,6 +30,9 @@ VIDEO_RECIPE = {"octaves": 2, "steps": 6, "jitter": 16, "smoothing": 1.0}
 FLOW_METHODS = ("dis", "farneback", "off")
 INITS = ("content", "noise")
 """How a style transfer starts: from the content photo or from noise."""
+VIDEO_CUT_THRESHOLD = 27.0
+"""``kdream video``'s shot cuts: PySceneDetect's default for its content detector, the mean
+change of hue, saturation and luma (0..255) from one frame to the next that makes a cut."""
 
 
 def _freeze_layers(layers: Mapping[str, float] | Any) -> tuple[tuple[str, float], ...]:
@@ -231,6 +234,9 @@ class MotionConfig:
     """Video: share of the previous dream carried into the next frame (0 = independent)."""
     flow: str = "dis"
     """Video: ``dis`` or ``farneback`` optical flow, or ``off`` (plain blending)."""
+    cuts: float = VIDEO_CUT_THRESHOLD
+    """Video: PySceneDetect's content threshold for a shot cut, where the dream starts
+    afresh (0: no cuts)."""
 
     def __post_init__(self) -> None:
         check_range("frames", self.frames, 1, 100_000, integer=True)
@@ -239,9 +245,10 @@ class MotionConfig:
         check_range("fps", self.fps, 0.1, 240.0)
         check_range("blend", self.blend, 0.0, 1.0)
         check_choice("flow", self.flow, FLOW_METHODS)
+        check_range("cuts", self.cuts, 0.0, 255.0)
 
     ZOOM_FIELDS = ("frames", "zoom", "rotate", "fps")
-    VIDEO_FIELDS = ("blend", "flow", "fps")
+    VIDEO_FIELDS = ("blend", "flow", "fps", "cuts")
 
     def to_dict(self, kind: str = "zoom") -> dict:
         """The fields a ``zoom`` or a ``video`` uses (for its recipe)."""

@@ -7,6 +7,7 @@ from the frames already there (same recipe only); the video is assembled at the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -36,7 +37,14 @@ from kdream.cli.common import (
     recorded_input,
     warn_if_recipe_differs,
 )
-from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig, MotionConfig
+from kdream.cli.folders import add_ray_arguments, check_ray_arguments
+from kdream.config import (
+    VIDEO_CUT_THRESHOLD,
+    VIDEO_RECIPE,
+    ZOOM_RECIPE,
+    DreamConfig,
+    MotionConfig,
+)
 from kdream.io import images as imageio
 from kdream.network.precision import INTERFACE_DEFAULT
 
@@ -67,9 +75,28 @@ def add_parsers(commands, parents) -> None:
         "DIS, fast), farneback, or off (default: dis)",
     )  # fmt: skip
     video.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
+    video.add_argument(
+        "--cuts", type=_cut_threshold, metavar="T",
+        help="shot cuts, where the dream starts afresh: PySceneDetect's content threshold "
+        f"(default: {VIDEO_CUT_THRESHOLD:g}; lower finds more), or off",
+    )  # fmt: skip
     base = DreamConfig().replace(**VIDEO_RECIPE)
     add_recipe_arguments(video, "per-frame recipe", base, max_side=VIDEO_MAX_SIDE)
+    add_ray_arguments(video)
     video.set_defaults(run=run_video)
+
+
+def _cut_threshold(text: str) -> float:
+    """``--cuts``: a threshold, or ``off`` (recorded as 0: no cuts)."""
+    if text == "off":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or off, got {text!r}") from None
+    if not 0 < value <= 255:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 255] or off, got {text!r}")
+    return value
 
 
 def _output_arguments(parser, default: str) -> None:
@@ -115,6 +142,7 @@ def run_zoom(args) -> int:
 def run_video(args) -> int:
     from kdream.io import video as video_io
 
+    check_ray_arguments(args)
     replayed = _replayed_recipe(args, "video")
     info = video_io.probe(args.input)
     max_side = args.max_side or recipe_parts.max_side_of(replayed) or VIDEO_MAX_SIDE
@@ -128,16 +156,44 @@ def run_video(args) -> int:
     first = next(video_io.read_frames(args.input, 0, max_side))
     source = Path(args.input).name
     recipe = _run_recipe(dreamer, config, first.shape[:2], source, max_side, motion, "video")
-    motion_part = {**recipe_parts.section(recipe, "motion"), "frames": info.frame_count}
+    frame_count, starts = _shots(args.input, max_side, motion.cuts, info.frame_count)
+    motion_part = {**recipe_parts.section(recipe, "motion"), "frames": frame_count,
+                   "shots": starts}  # fmt: skip
     recipe = recipe_parts.with_parts(recipe, motion=motion_part)
     start, last = plan.prepare(recipe, args.resume)
+    audio = Path(args.input) if info.has_audio else None
+    if args.ray is not None:
+        network = (*_network(args, replayed)[:3], dreamer.precision)  # the recipe's precision
+        return plan.run_on_ray(args, network, config, recipe, max_side, audio)
     previous = None
     if start:
         previous = (next(video_io.read_frames(args.input, start - 1, max_side)), last)
     sources = video_io.read_frames(args.input, start, max_side)
-    frames = video_frames(dreamer, sources, motion, config, start, previous, plan.cancel)
-    audio = Path(args.input) if info.has_audio else None
-    return plan.run(frames, info.frame_count, start, dreamer, config, recipe, audio_from=audio)
+    frames = video_frames(dreamer, sources, motion, config, start, previous, plan.cancel, starts)
+    return plan.run(frames, frame_count, start, dreamer, config, recipe, audio_from=audio)
+
+
+def _shots(source, max_side: int | None, threshold: float, frame_count: int | None):
+    """(frames in the clip, the frames that begin a shot), from one pass over the frames
+    as they will be dreamed; none without cuts, where the probed ``frame_count`` stands
+    when there is one."""
+    from kdream.io import video as video_io
+    from kdream.techniques.motion.shots import shot_starts
+
+    if threshold <= 0 and frame_count is not None:
+        return frame_count, [0]
+    counted = []
+
+    def counting(frames):
+        for frame in frames:
+            counted.append(None)
+            yield frame
+
+    frames = counting(video_io.read_frames(source, 0, max_side))
+    starts = shot_starts(frames, threshold)
+    for _ in frames:  # with no cuts to find, the frames are only counted
+        pass
+    return len(counted), starts
 
 
 # --------------------------------------------------------------------------- shared
@@ -166,6 +222,8 @@ def _motion(args, recipe: dict | None, kind: str, fps: float | None = None):
     }
     if chosen.get("fps") is None and fps is not None:
         chosen["fps"] = fps
+    if kind == "video" and recipe is not None and "cuts" not in recorded and args.cuts is None:
+        chosen["cuts"] = 0.0  # a recipe from before shot cuts were found: none, as it was made
     try:
         return MotionConfig(**{name: value for name, value in chosen.items() if value is not None})
     except (TypeError, ValueError) as error:
@@ -185,12 +243,18 @@ def _check_names_then_load_keras(args, recipe: dict | None, config: DreamConfig)
     import_keras_quietly()
 
 
-def _dreamer(args, recipe: dict | None = None):
-    from kdream.ascent.dreamer import Dreamer
-
+def _network(args, recipe: dict | None = None) -> tuple:
+    """The Dreamer's (weights, model, input_range, precision) from the flags or recipe."""
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
     precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
+    return weights, model, input_range, precision
+
+
+def _dreamer(args, recipe: dict | None = None):
+    from kdream.ascent.dreamer import Dreamer
+
+    weights, model, input_range, precision = _network(args, recipe)
     dreamer = Dreamer(weights, model, input_range, precision=precision)
     check_recipe_model(recipe, dreamer)
     warn_if_recipe_differs(recipe, dreamer, args.quiet)
@@ -234,18 +298,19 @@ class MotionPlan:
         (frames already written, the last of them)."""
         from kdream.io import video as video_io
 
-        done = video_io.written_frames(self.work) if self.work.is_dir() else []
-        if done and not resume and not self.args.force:
+        # Every frame, also those after a gap: a --ray run dreams its shots apart.
+        existing = sorted(self.work.glob("frame_*.png")) if self.work.is_dir() else []
+        if existing and not resume and not self.args.force:
             raise UsageError(
-                f"{self.work} holds {len(done)} frames of an earlier run: "
+                f"{self.work} holds {len(existing)} frames of an earlier run: "
                 "--resume continues it, --force starts over"
             )
-        if done and not resume:
-            for frame in done:
+        if existing and not resume:
+            for frame in existing:
                 frame.unlink()
-            done = []
-        if done:
+        if existing and resume:
             self._check_same_recipe(recipe)
+        done = video_io.written_frames(self.work) if resume and existing else []
         self.work.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.work / RUN_RECIPE, json.dumps(recipe, indent=1, sort_keys=True))
         last = np.asarray(imageio.load_image(done[-1]).rgb) if done else None
@@ -260,14 +325,18 @@ class MotionPlan:
                 "use the same flags to --resume, or --force to start over"
             )
 
-    def frame_config(self, config, index: int):
+    def frame_recipe(self, dreamer, config, recipe, index: int, frame) -> dict:
         """The recipe frame ``index`` was dreamed with, as its PNG records it."""
-        from kdream.techniques.motion.sequence import MotionConfig, frame_config, video_frame_config
+        from kdream.techniques.motion.sequence import frame_config, video_frame_recipe
 
-        if self.motion.get("kind") != "video":
-            return frame_config(config, index)
-        fields = {k: self.motion[k] for k in ("blend", "flow", "fps")}
-        return video_frame_config(config, index, MotionConfig(**fields))
+        if self.motion.get("kind") == "video":
+            return video_frame_recipe(dreamer, config, recipe, index, frame.shape[:2])
+        return recipe_parts.with_parts(
+            dreamer.recipe(frame_config(config, index), frame.shape[:2]),
+            input=recipe_parts.input_entry(recipe),
+            max_side=recipe_parts.max_side_of(recipe),
+            motion={**self.motion, "frame": index + 1},
+        )
 
     def run(self, frames, total, start, dreamer, config, recipe, audio_from) -> int:
         from kdream.ascent.dreamer import DreamCancelled
@@ -277,23 +346,60 @@ class MotionPlan:
         self.motion = recipe_parts.section(recipe, "motion")
 
         def save(index: int, frame: np.ndarray) -> None:
-            frame_recipe = recipe_parts.with_parts(
-                dreamer.recipe(self.frame_config(config, index), frame.shape[:2]),
-                input=recipe_parts.input_entry(recipe),
-                max_side=recipe_parts.max_side_of(recipe),
-                motion={**self.motion, "frame": index + 1},
-            )
+            frame_recipe = self.frame_recipe(dreamer, config, recipe, index, frame)
             video_io.write_frame(self.work, index + 1, frame, frame_recipe)
 
         try:
             with ctrl_c_sets(self.cancel), _frame_bar(self.args.quiet, total, start) as report:
                 done = run_frames(frames, total, start, on_frame=save, on_progress=report)
         except DreamCancelled:
-            written = len(video_io.written_frames(self.work))
-            print(f"kdream: stopped after {written} frames in {self.work}; run the same command "
-                  "with --resume to continue", file=sys.stderr)  # fmt: skip
-            return EXIT_CANCELLED
-        written = video_io.written_frames(self.work)
+            return self._stopped()
+        return self._assemble(done, recipe, audio_from)
+
+    def run_on_ray(self, args, network, config, recipe, max_side, audio_from) -> int:
+        """The video's shots dreamed over Ray actors into the frames folder, then assembled
+        as without Ray; the bar counts the frames the workers have written."""
+        import time
+
+        from kdream.ascent.dreamer import DreamCancelled
+        from kdream.distributed.video import VideoJob, dream_video_jobs, frames_on_disk, video_jobs
+        from kdream.techniques.motion.sequence import FrameProgress
+        from kdream.techniques.motion.shots import shot_ranges
+
+        self.motion = recipe_parts.section(recipe, "motion")
+        total = self.motion["frames"]
+        job = VideoJob(args.input, max_side, str(self.work), config, recipe, args.resume)
+        shots = shot_ranges(self.motion["shots"], total)
+        independent = self.motion["blend"] == 0  # nothing carried from frame to frame
+        jobs = video_jobs(job, shots, args.workers or len(shots), independent)
+        before, started = frames_on_disk(self.work), time.perf_counter()
+        try:
+            with ctrl_c_sets(self.cancel), _frame_bar(args.quiet, total, before) as report:
+
+                def on_wait() -> None:
+                    if self.cancel.is_set():
+                        raise DreamCancelled
+                    if report is not None:
+                        done, elapsed = frames_on_disk(self.work), time.perf_counter() - started
+                        report(FrameProgress(done, total, elapsed, done - before))
+
+                dream_video_jobs(network, jobs, workers=args.workers,
+                                 gpus_per_worker=args.gpus_per_worker,
+                                 address=args.ray or None, on_wait=on_wait)  # fmt: skip
+        except DreamCancelled:
+            return self._stopped()
+        return self._assemble(total, recipe, audio_from)
+
+    def _stopped(self) -> int:
+        written = sum(1 for _ in self.work.glob("frame_*.png"))  # --ray: some after gaps
+        print(f"kdream: stopped after {written} frames in {self.work}; run the same command "
+              "with --resume to continue", file=sys.stderr)  # fmt: skip
+        return EXIT_CANCELLED
+
+    def _assemble(self, done: int, recipe: dict, audio_from) -> int:
+        from kdream.io import video as video_io
+
+        written = video_io.written_frames(self.work)[:done]
         path = video_io.assemble(written, self.output, self.motion["fps"], recipe,
                                  audio_from=audio_from)  # fmt: skip
         if not self.into_folder and not self.args.keep_frames:

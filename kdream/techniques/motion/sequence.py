@@ -24,15 +24,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 import numpy as np
 from keras import ops
 
+from kdream import recipe as recipe_parts
 from kdream.config import FLOW_METHODS as FLOW_METHODS  # its old home: kept importable
 from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
 from kdream.config import MotionConfig as MotionConfig  # its old home: kept importable
 from kdream.pixels import to_model_range, to_uint8
+from kdream.techniques.motion.shots import CUT_THRESHOLD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,24 +118,47 @@ def video_frames(
     start: int = 0,
     previous: tuple[np.ndarray, np.ndarray] | None = None,
     cancel=None,
+    shot_starts: Collection[int] = (0,),
 ) -> Iterator[np.ndarray]:
     """Dreamed frames for source frames ``start`` ..; ``previous`` is (source, dreamed) of
-    frame ``start - 1`` when resuming."""
+    frame ``start - 1`` when resuming. A frame in ``shot_starts`` begins a shot: nothing of
+    the last shot's dream is carried into it."""
     previous_source, previous_dream = previous if previous is not None else (None, None)
+    shot_starts = frozenset(shot_starts)
     for index, frame in enumerate(sources, start=start):
         begin = frame
+        if index in shot_starts:
+            previous_dream = None
         if previous_dream is not None and motion.blend > 0:
             begin = carried_over(previous_source, previous_dream, frame, motion)
-        dreamed = dreamer.dream(begin, video_frame_config(config, index, motion), cancel=cancel)
+        settings = video_frame_config(config, index, motion, shot_starts)
+        dreamed = dreamer.dream(begin, settings, cancel=cancel)
         previous_source, previous_dream = frame, dreamed
         yield dreamed
 
 
-def video_frame_config(config: DreamConfig, index: int, motion: MotionConfig) -> DreamConfig:
-    """The recipe video frame ``index`` is dreamed with (every frame after the first
-    carries the last dream, unless ``blend`` is 0)."""
+def video_frame_config(
+    config: DreamConfig, index: int, motion: MotionConfig, shot_starts: Collection[int] = (0,)
+) -> DreamConfig:
+    """The recipe video frame ``index`` is dreamed with (every frame after the first of its
+    shot carries the last dream, unless ``blend`` is 0)."""
     frame = frame_config(config, index)
-    return carried_config(frame, motion.blend) if index > 0 and motion.blend > 0 else frame
+    carries = index > 0 and index not in shot_starts and motion.blend > 0
+    return carried_config(frame, motion.blend) if carries else frame
+
+
+def video_frame_recipe(dreamer, config: DreamConfig, run_recipe: dict, index: int, size_hw):
+    """The recipe a video's frame ``index`` (0-based) carries in its PNG: its own dream
+    parameters, the video's input, and the video's motion with the frame's number."""
+    motion = recipe_parts.section(run_recipe, "motion")
+    settings = MotionConfig(**{name: motion[name] for name in MotionConfig.VIDEO_FIELDS})
+    frame = video_frame_config(config, index, settings, motion["shots"])
+    return recipe_parts.with_parts(
+        dreamer.recipe(frame, size_hw),
+        input=recipe_parts.input_entry(run_recipe),
+        max_side=recipe_parts.max_side_of(run_recipe),
+        motion={**motion, "frame": index + 1},
+    )
 
 
 def carried_config(config: DreamConfig, blend: float) -> DreamConfig:
@@ -243,13 +268,15 @@ def video(
     *,
     blend: float = 0.7,
     flow: str = "dis",
+    cuts: float = CUT_THRESHOLD,
     dreamer=None,
     weights="auto",
     model=None,
     on_progress=None,
     cancel=None,
 ) -> list[np.ndarray]:
-    """Dream a sequence of uint8 frames with temporal coherence; returns the dreamed frames.
+    """Dream a sequence of uint8 frames with temporal coherence, afresh at each shot cut
+    (``cuts``: PySceneDetect's content threshold, 0 for none); returns the dreamed frames.
 
     Example:
         >>> import numpy as np, kdream
@@ -260,10 +287,13 @@ def video(
     from kdream.ascent.dreamer import Dreamer
 
     dreamer = dreamer or Dreamer(weights=weights, model=model)
-    motion = MotionConfig(blend=blend, flow=flow)
+    from kdream.techniques.motion.shots import shot_starts
+
+    motion = MotionConfig(blend=blend, flow=flow, cuts=cuts)
     config = config or DreamConfig().replace(**VIDEO_RECIPE)
     frames = list(frames)
-    generator = video_frames(dreamer, frames, motion, config, cancel=cancel)
+    starts = shot_starts(frames, cuts)
+    generator = video_frames(dreamer, frames, motion, config, cancel=cancel, shot_starts=starts)
     return _collected(generator, len(frames), on_progress)
 
 
