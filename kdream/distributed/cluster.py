@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,9 +64,14 @@ path may not exceed 107 bytes."""
 
 
 def short_temp_dir() -> dict:
-    """``ray.init``'s ``_temp_dir`` when the system's temporary folder is too deep for Ray's
-    sockets (a long ``TMPDIR``, as test runners set): a folder under /tmp instead."""
-    if len(tempfile.gettempdir()) <= RAY_SOCKET_ROOM or not os.path.isdir("/tmp"):
+    """``ray.init``'s ``_temp_dir`` when the system's temporary folder does not suit Ray: a
+    folder under /tmp instead. Too deep (a long ``TMPDIR``, as test runners set) leaves no
+    room for its sockets; inside the running virtual environment (nox's ``TMPDIR`` is
+    ``<venv>/tmp``) its workers refuse to start, and a run would wait for them forever."""
+    temporary = os.path.realpath(tempfile.gettempdir())
+    inside_environment = temporary.startswith(os.path.realpath(sys.prefix) + os.sep)
+    fits = len(temporary) <= RAY_SOCKET_ROOM and not inside_environment
+    if fits or not os.path.isdir("/tmp"):
         return {}
     return {"_temp_dir": tempfile.mkdtemp(prefix="kdream-ray-", dir="/tmp")}
 

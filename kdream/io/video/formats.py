@@ -50,11 +50,7 @@ _COPYABLE_AUDIO = {
 }  # fmt: skip
 # QuickTime's string atoms have a 16-bit length: a longer comment would come back cut.
 _MOV_COMMENT_LIMIT = 65535
-# crf 18: dream texture survives, files stay sane. One x264 thread (and one lookahead
-# thread): with its threads the same frames encoded to different files now and then (1 run
-# in 3, up to 18 grey levels apart); single-threaded, 16 of 16 were identical. Encoding is a
-# small part of a video dream, and a recipe must replay to the same file.
-_X264_OPTIONS = {"crf": "18", "preset": "medium", "x264-params": "threads=1:lookahead-threads=1"}
+_X264_OPTIONS = {"crf": "18", "preset": "medium"}  # 18: dream texture survives, files stay sane
 _MPEG4_BITS_PER_PIXEL = 0.5  # mpeg4 has no CRF; this keeps fine detail at ~14 Mbit/s for 720p30
 _WEBP_QUALITY = 90
 _MAX_FPS = 1000.0
