@@ -255,6 +255,18 @@ class MotionConfig:
         fields = self.ZOOM_FIELDS if kind == "zoom" else self.VIDEO_FIELDS
         return {name: getattr(self, name) for name in fields}
 
+    @classmethod
+    def from_dict(cls, entries: Mapping[str, Any], kind: str = "zoom") -> MotionConfig:
+        """The inverse of :meth:`to_dict`: a recipe's motion part (other keys ignored).
+
+        Example:
+            >>> MotionConfig.from_dict({"blend": 0.5, "flow": "off", "fps": 24, "cuts": 0,
+            ...                         "frame": 3}, "video").blend
+            0.5
+        """
+        fields = cls.ZOOM_FIELDS if kind == "zoom" else cls.VIDEO_FIELDS
+        return cls(**{name: entries[name] for name in fields})
+
 
 @dataclasses.dataclass(frozen=True)
 class StyleConfig:

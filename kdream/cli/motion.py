@@ -175,25 +175,26 @@ def run_video(args) -> int:
 
 def _shots(source, max_side: int | None, threshold: float, frame_count: int | None):
     """(frames in the clip, the frames that begin a shot), from one pass over the frames
-    as they will be dreamed; none without cuts, where the probed ``frame_count`` stands
-    when there is one."""
+    as they will be dreamed; without cuts the probed ``frame_count`` stands when there is
+    one, else the frames are only counted."""
     from kdream.io import video as video_io
     from kdream.techniques.motion.shots import shot_starts
 
     if threshold <= 0 and frame_count is not None:
         return frame_count, [0]
-    counted = []
+    seen = 0
 
-    def counting(frames):
+    def counted(frames):
+        nonlocal seen
         for frame in frames:
-            counted.append(None)
+            seen += 1
             yield frame
 
-    frames = counting(video_io.read_frames(source, 0, max_side))
-    starts = shot_starts(frames, threshold)
-    for _ in frames:  # with no cuts to find, the frames are only counted
+    frames = counted(video_io.read_frames(source, 0, max_side))
+    starts = shot_starts(frames, threshold) if threshold > 0 else [0]
+    for _ in frames:  # no cuts to find: the frames are only counted
         pass
-    return len(counted), starts
+    return seen, starts
 
 
 # --------------------------------------------------------------------------- shared
@@ -298,8 +299,7 @@ class MotionPlan:
         (frames already written, the last of them)."""
         from kdream.io import video as video_io
 
-        # Every frame, also those after a gap: a --ray run dreams its shots apart.
-        existing = sorted(self.work.glob("frame_*.png")) if self.work.is_dir() else []
+        existing = video_io.frame_files(self.work)  # also after gaps: --ray dreams shots apart
         if existing and not resume and not self.args.force:
             raise UsageError(
                 f"{self.work} holds {len(existing)} frames of an earlier run: "
@@ -391,7 +391,9 @@ class MotionPlan:
         return self._assemble(total, recipe, audio_from)
 
     def _stopped(self) -> int:
-        written = sum(1 for _ in self.work.glob("frame_*.png"))  # --ray: some after gaps
+        from kdream.io import video as video_io
+
+        written = len(video_io.frame_files(self.work))  # --ray: some after gaps
         print(f"kdream: stopped after {written} frames in {self.work}; run the same command "
               "with --resume to continue", file=sys.stderr)  # fmt: skip
         return EXIT_CANCELLED

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 
@@ -79,7 +78,7 @@ def dream_job(dreamer, job: VideoJob) -> int:
     from kdream.techniques.motion.sequence import MotionConfig, video_frame_recipe, video_frames
 
     motion_part = section(job.run_recipe, "motion")
-    motion = MotionConfig(**{name: motion_part[name] for name in MotionConfig.VIDEO_FIELDS})
+    motion = MotionConfig.from_dict(motion_part, "video")
     start = job.first + (_written_from(job.work, job.first, job.end) if job.resume else 0)
     if start == job.end:
         return 0
@@ -121,9 +120,10 @@ def _written_from(work: str, first: int, end: int) -> int:
 
 
 def frames_on_disk(work: str | os.PathLike) -> int:
-    """Frames written to ``work`` so far, whoever wrote them (atomic writes: each one found
-    is whole; temporary files start with a dot)."""
-    return sum(1 for _ in Path(work).glob("frame_*.png"))
+    """Frames written to ``work`` so far, whoever wrote them."""
+    from kdream.io.video import frame_files
+
+    return len(frame_files(work))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ from .formats import (
     VIDEO_SUFFIXES,
     VideoInputError,
 )
-from .frames import frame_path, frame_pixels, write_frame, written_frames
+from .frames import frame_files, frame_path, frame_pixels, write_frame, written_frames
 from .reading import VideoInfo, probe, read_frames
 from .recipes import read_video_recipe
 from .writing import assemble, sidecar_path, video_encoder
@@ -44,6 +44,7 @@ __all__ = [
     "VideoInfo",
     "VideoInputError",
     "assemble",
+    "frame_files",
     "frame_path",
     "frame_pixels",
     "probe",

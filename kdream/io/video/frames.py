@@ -59,6 +59,17 @@ def written_frames(folder: str | os.PathLike) -> list[Path]:
     return found
 
 
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    """Every frame file in ``folder``, also those after a gap (a ``--ray`` run writes its
+    shots apart); temporary files start with a dot, so each one found is whole.
+
+    Example:
+        >>> frame_files("no such folder")
+        []
+    """
+    return sorted(Path(folder).glob("frame_*.png"))
+
+
 def frame_pixels(path: Path, size_hw: tuple[int, int] | None) -> np.ndarray:
     """One written frame for assembly, checked against the first frame's size."""
     with _as_video_errors():

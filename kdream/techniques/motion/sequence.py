@@ -31,10 +31,9 @@ from keras import ops
 
 from kdream import recipe as recipe_parts
 from kdream.config import FLOW_METHODS as FLOW_METHODS  # its old home: kept importable
-from kdream.config import VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
+from kdream.config import VIDEO_CUT_THRESHOLD, VIDEO_RECIPE, ZOOM_RECIPE, DreamConfig
 from kdream.config import MotionConfig as MotionConfig  # its old home: kept importable
 from kdream.pixels import to_model_range, to_uint8
-from kdream.techniques.motion.shots import CUT_THRESHOLD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +150,7 @@ def video_frame_recipe(dreamer, config: DreamConfig, run_recipe: dict, index: in
     """The recipe a video's frame ``index`` (0-based) carries in its PNG: its own dream
     parameters, the video's input, and the video's motion with the frame's number."""
     motion = recipe_parts.section(run_recipe, "motion")
-    settings = MotionConfig(**{name: motion[name] for name in MotionConfig.VIDEO_FIELDS})
+    settings = MotionConfig.from_dict(motion, "video")
     frame = video_frame_config(config, index, settings, motion["shots"])
     return recipe_parts.with_parts(
         dreamer.recipe(frame, size_hw),
@@ -268,7 +267,7 @@ def video(
     *,
     blend: float = 0.7,
     flow: str = "dis",
-    cuts: float = CUT_THRESHOLD,
+    cuts: float = VIDEO_CUT_THRESHOLD,
     dreamer=None,
     weights="auto",
     model=None,
