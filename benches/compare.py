@@ -29,6 +29,7 @@ TARGET_PEAK_GIB = 2.5
 # kdream's whole process / the yardstick's: (the best backend, every backend).
 WHOLE_RATIO_TARGETS = {"tf-tutorial script": (0.6, 1.0), "shared peer": (0.5, 0.8)}
 TARGET_GAIN_TOLERANCE = 0.10
+TARGET_FAIL_FAST_S = 1.0
 
 
 @dataclass
@@ -293,6 +294,7 @@ def target_lines(run: Run) -> list[str]:
                     f"loop: ×{speedup:.2f}, {verdict(speedup >= TARGET_TUTORIAL_SPEEDUP)}"
                 )
     lines += whole_process_lines(run)
+    lines += beside_peer_lines(run)
     for backend in run.backends():
         # The growing-photo cases only (other rows, e.g. a video's, record a peak too).
         memory = sorted(
@@ -330,7 +332,11 @@ def whole_process_lines(run: Run) -> list[str]:
 
 
 def _whole_process_lines(run: Run, yardstick: str, best_target, every_target) -> list[str]:
-    paired = [r for r in run.results if r.info.get("baseline") == yardstick]
+    paired = [
+        r
+        for r in run.results
+        if r.info.get("baseline") == yardstick and r.case.startswith("whole process")
+    ]
     if not paired:
         return []
     ratios = {}
@@ -365,6 +371,24 @@ def _whole_process_lines(run: Run, yardstick: str, best_target, every_target) ->
             f"{share:.2f} of float32's, within {TARGET_GAIN_TOLERANCE:.0%} "
             f"{verdict(abs(share - 1.0) <= TARGET_GAIN_TOLERANCE)}"
         )
+    return lines
+
+
+def beside_peer_lines(run: Run) -> list[str]:
+    """Start-up and fail-fast, each timed against the shared peer in one run: the ratio,
+    and for a refused mistake the issue's target of an answer within a second."""
+    lines = []
+    for result in run.results:
+        if result.info.get("baseline") != "shared peer" or result.case.startswith("whole"):
+            continue
+        speedup = run.speedup(result)
+        if not speedup:
+            continue
+        line = f"{result.backend} {result.case}: {1 / speedup:.2f}x the shared peer's time"
+        if result.case.startswith("fail fast"):
+            ok = result.median < TARGET_FAIL_FAST_S
+            line += f"; within {TARGET_FAIL_FAST_S:.0f} s {'met' if ok else 'MISSED'}"
+        lines.append(line)
     return lines
 
 

@@ -83,9 +83,11 @@ def write_photo(folder: Path, side: int) -> Path:
     return path
 
 
-def timed_child(command: list[str], folder: Path, tag: str, env: dict | None = None) -> dict:
+def timed_child(
+    command: list[str], folder: Path, tag: str, env: dict | None = None, exit_code: int = 0
+) -> dict:
     """Run ``command`` (a Python command line) under ``peak_of.py``: wall seconds and the
-    child's own peak RSS."""
+    child's own peak RSS. Any exit code but ``exit_code`` is a failed benchmark."""
     peak_file = folder / f"{tag}.peak"
     python, *arguments = command
     full = [python, str(BENCHES / "peak_of.py"), str(peak_file), *arguments]
@@ -95,19 +97,23 @@ def timed_child(command: list[str], folder: Path, tag: str, env: dict | None = N
         full, cwd=folder, env=child_env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S
     )
     seconds = time.perf_counter() - started
-    if finished.returncode != 0:
+    if finished.returncode != exit_code:
         raise RuntimeError(f"{tag} failed ({finished.returncode}):\n{finished.stderr[-3000:]}")
-    return {"seconds": seconds, "peak_mib": float(peak_file.read_text())}
+    peak = float(peak_file.read_text()) if peak_file.is_file() else float("nan")
+    return {"seconds": seconds, "peak_mib": peak, "stderr": finished.stderr}
 
 
-def kdream_command(photo: Path, output: Path, settings, precision: str, weights) -> list[str]:
+def kdream_command(
+    photo: Path, output: Path, settings, precision: str, weights, one_step: bool = False
+) -> list[str]:
     layers = ",".join(f"{name}={weight}" for name, weight in LAYERS.items())
+    octaves, steps = (1, 1) if one_step else (settings.whole_octaves, settings.whole_steps)
     return [
         sys.executable, "-m", "kdream", "dream", str(photo), "-o", str(output), "--force",
         "--quiet", "--weights", "inception2015" if weights else "random",
         "--precision", precision, "--layers", layers, "--smoothing", "0",
-        "--octaves", str(settings.whole_octaves), "--octave-scale", str(settings.whole_scale),
-        "--steps", str(settings.whole_steps), "--tile-size", "512",
+        "--octaves", str(octaves), "--octave-scale", str(settings.whole_scale),
+        "--steps", str(steps), "--tile-size", "512",
     ]  # fmt: skip
 
 
@@ -121,15 +127,18 @@ def tutorial_command(python: str, photo: Path, output: Path, settings, weights) 
     return command + (["--weights", weights] if weights else [])
 
 
-def shared_peer_command(python: str, photo: Path, output: Path, settings, weights) -> list[str]:
+def shared_peer_command(
+    python: str, photo: Path, output: Path, settings, weights, one_step: bool = False
+) -> list[str]:
     """The shared peer differentiates the tutorial's tiles as they fall (the last ones
     partial), so like kdream's even split it visits each pixel once per step, where
     ``tf_tutorial.py`` (every tile a full 512 px, moved inward) does ~1.5x the work."""
     layers = ",".join(f"{name}={weight}" for name, weight in LAYERS.items())
+    octaves, steps = (1, 1) if one_step else (settings.whole_octaves, settings.whole_steps)
     return [
         python, str(shared_peer()), str(photo), str(output), "--weights", weights,
-        "--layers", layers, "--octaves", str(settings.whole_octaves),
-        "--octave-scale", str(settings.whole_scale), "--steps", str(settings.whole_steps),
+        "--layers", layers, "--octaves", str(octaves),
+        "--octave-scale", str(settings.whole_scale), "--steps", str(steps),
         "--tile", "512",
     ]  # fmt: skip
 
@@ -222,3 +231,87 @@ def test_whole_process(benchmark, settings, tmp_path_factory, yardstick):
         },
     )
     assert all(np.isfinite(list(gains.values())))
+
+
+def interleaved_info(runs: dict[str, list[dict]]) -> dict:
+    """``extra_info["interleaved"]``: compare.py makes each entry a row paired with the
+    benchmark's own (the peer's) median."""
+    return {
+        variant: {
+            "seconds": [r["seconds"] for r in timed],
+            "median": statistics.median(r["seconds"] for r in timed),
+            "process_peak_mib": max(r["peak_mib"] for r in timed),
+        }
+        for variant, timed in runs.items()
+    }
+
+
+@pytest.mark.benchmark(group="whole process")
+def test_startup_against_peer(benchmark, settings, tmp_path):
+    """Start-up as a user meets it: a one-step process (1 octave, 1 step, the same photo
+    and tiles) at kdream's defaults, interleaved with the shared peer doing the same.
+    Everything before the first step (import, build, weights, trace) dominates both."""
+    python, weights = tutorial_python(), weights_file()
+    if python is None or shared_peer() is None or weights is None:
+        pytest.skip(f"the shared peer needs TensorFlow, its script ({SHARED_PEER_ENV}) and weights")
+    photo = write_photo(tmp_path, settings.whole_side)
+    kdream = kdream_command(
+        photo, tmp_path / "kdream.png", settings, resolve("auto"), weights, one_step=True
+    )
+    peer = shared_peer_command(python, photo, tmp_path / "peer.png", settings, weights, True)
+    runs: list[dict] = []
+
+    def kdream_run():
+        runs.append(timed_child(kdream, tmp_path, "kdream"))
+        return (), {}
+
+    measure(
+        benchmark,
+        lambda: timed_child(peer, tmp_path, "peer", {"KERAS_BACKEND": "tensorflow"}),
+        case=f"start-up: a one-step process ({settings.whole_side}², 1 octave, 1 step, tile 512)",
+        variant="shared peer",
+        setup=kdream_run,
+        rounds=settings.build_rounds,
+        warmup=1,
+        note=(
+            "start-up: a whole one-step process (import, build, weights, trace or compile, "
+            "one step, the PNG), kdream at its defaults interleaved with the shared peer"
+        ),
+    )
+    benchmark.extra_info["interleaved"] = interleaved_info({"kdream (defaults)": runs[1:]})
+
+
+@pytest.mark.benchmark(group="whole process")
+def test_missing_photo_against_peer(benchmark, settings, tmp_path):
+    """A mistake as a user meets it: a photo that is not there. kdream answers in one
+    line before any framework loads; the peer finds out when it opens the photo, after
+    TensorFlow and the network. Interleaved, whole processes."""
+    python, weights = tutorial_python(), weights_file()
+    if python is None or shared_peer() is None or weights is None:
+        pytest.skip(f"the shared peer needs TensorFlow, its script ({SHARED_PEER_ENV}) and weights")
+    missing = tmp_path / "missing.jpg"
+    kdream = kdream_command(missing, tmp_path / "kdream.png", settings, "auto", weights)
+    peer = shared_peer_command(python, missing, tmp_path / "peer.png", settings, weights)
+    runs: list[dict] = []
+
+    def kdream_run():
+        result = timed_child(kdream, tmp_path, "kdream", exit_code=2)
+        assert len(result["stderr"].splitlines()) == 1, result["stderr"]
+        runs.append(result)
+        return (), {}
+
+    def peer_run():
+        # The peer has no check of its own: Pillow's FileNotFoundError ends it (exit 1).
+        timed_child(peer, tmp_path, "peer", {"KERAS_BACKEND": "tensorflow"}, exit_code=1)
+
+    measure(
+        benchmark,
+        peer_run,
+        case="fail fast: dream a missing photo (fresh process)",
+        variant="shared peer",
+        setup=kdream_run,
+        rounds=settings.build_rounds,
+        warmup=1,
+        note="fail fast: kdream's one-line error (exit 2) against the peer's traceback",
+    )
+    benchmark.extra_info["interleaved"] = interleaved_info({"kdream": runs[1:]})
