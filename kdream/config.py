@@ -30,6 +30,9 @@ VIDEO_RECIPE = {"octaves": 2, "steps": 6, "jitter": 16, "smoothing": 1.0}
 FLOW_METHODS = ("dis", "farneback", "off")
 INITS = ("content", "noise")
 """How a style transfer starts: from the content photo or from noise."""
+PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+"""What a network can compute in (:mod:`kdream.network.precision`); here, below the network,
+so that ``--precision`` and a recipe's ``precision`` are checked before any framework loads."""
 VIDEO_CUT_THRESHOLD = 27.0
 """``kdream video``'s shot cuts: PySceneDetect's default for its content detector, the mean
 change of hue, saturation and luma (0..255) from one frame to the next that makes a cut."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 
-from kdream.config import DreamConfig
+from kdream.config import PRECISIONS, DreamConfig
 
 __version__ = "0.1.0"
 """kdream's version, as recipes record it (``kdream.__version__``)."""
@@ -121,6 +121,16 @@ def _check_sections(recipe: dict) -> None:
     max_side = recipe.get("max_side")
     if max_side is not None and (type(max_side) is not int or max_side < 1):
         raise RecipeError("kdream recipe's 'max_side' must be a positive integer or null")
+    _checked_precision(recipe.get("precision"))
+
+
+def _checked_precision(value) -> str | None:
+    """A recipe's precision: one kdream computes in, or None (absent or null)."""
+    if value is not None and (not isinstance(value, str) or value not in PRECISIONS):
+        raise RecipeError(
+            f"kdream recipe's 'precision' must be one of {', '.join(PRECISIONS)} (got {value!r})"
+        )
+    return value
 
 
 # --------------------------------------------------------------------------- reading
@@ -142,8 +152,14 @@ def backend_of(recipe: dict | None) -> str | None:
 
 
 def precision_of(recipe: dict | None) -> str | None:
-    """The precision the network computed in."""
-    return _part(recipe, "precision", str)
+    """The precision the network computed in, None when the recipe names none; one that
+    kdream cannot compute in is a :class:`RecipeError` (:func:`parse` refuses it first).
+
+    Example:
+        >>> precision_of({"precision": "bfloat16"}), precision_of({}), precision_of(None)
+        ('bfloat16', None, None)
+    """
+    return _checked_precision((recipe or {}).get("precision"))
 
 
 def config_entries(recipe: dict | None) -> dict | None:

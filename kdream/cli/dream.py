@@ -83,7 +83,7 @@ def run(args) -> int:
     guide_reference = guide_file.reference() if guide_file else None
     objective = _recipe_objective(recipe, args)
     _check_recorded_guide(objective, guide_reference)
-    precision = args.precision or (recipe or {}).get("precision") or INTERFACE_DEFAULT
+    precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
     settings = FolderDream(
         weights, model, input_range, precision, config, max_side, objective,
         guide_reference, args.resume, args.force,

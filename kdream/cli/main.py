@@ -31,6 +31,7 @@ from kdream.cli.common import (
     parse_input_range,
     user_error_message,
 )
+from kdream.config import PRECISIONS
 
 COMMANDS = (
     "dream", "style", "zoom", "video", "inspect", "visualize", "atlas", "layers", "weights",
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     weights.add_argument(
         "--precision",
-        choices=("float32", "bfloat16", "float16", "auto"),
+        choices=PRECISIONS,
         default=None,
         help="what the network computes in (default auto: bfloat16 where measured faster at "
         "the same dream strength, i.e. TensorFlow and torch on AVX512_BF16/AMX CPUs, and "

@@ -112,7 +112,7 @@ def run(args) -> int:
 
     content, styles = content.reference(), [style.reference() for style in styles]
     weights = args.weights or recipe_weights(recipe)
-    precision = args.precision or (recipe or {}).get("precision") or INTERFACE_DEFAULT
+    precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
     dreamer = Dreamer(weights, model, input_range, precision=precision)
     check_recipe_model(recipe, dreamer)
     warn_if_recipe_differs(recipe, dreamer, args.quiet)

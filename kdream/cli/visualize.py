@@ -124,7 +124,7 @@ def run(args) -> int:
 
     model, input_range = model_choice(args, recipe)
     weights = args.weights or recipe_weights(recipe)
-    precision = args.precision or (recipe or {}).get("precision") or INTERFACE_DEFAULT
+    precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
     visualizer = Visualizer(weights, model, input_range, precision)
     if recipe is not None:
         check_recipe_model(recipe, visualizer.dreamer)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import functools
 
-PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+from kdream.config import PRECISIONS
+
 # What the CLI and the TUI compute in unless told: users run the defaults, so they get the
 # fastest precision that dreams as strongly (a recipe records what ``auto`` resolved to,
 # so a replay is bit for bit). The Python API keeps float32 unless asked, so a script's

@@ -3,11 +3,13 @@ neither Keras nor a framework imported (``python -X importtime`` lists every imp
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
+from PIL import Image, PngImagePlugin
 
 from tests.cli.test_cli import write_photo
 
@@ -130,6 +132,45 @@ def test_a_mistake_is_refused_before_any_framework_loads(mistake, tmp_path):
     lines = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
     assert sorted(tmp_path.rglob("*")) == before  # nothing written, no work folder left
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}  # fmt: skip
+    assert not {name for name in imported if name.split(".")[0] in FRAMEWORKS}
+
+
+RECIPE_ARGS = {
+    # command: its arguments with --recipe (a PNG's recipe; zoom and video: a folder's)
+    "dream": ["photo.png", "--recipe", "bad.png"],
+    "style": ["style", "photo.png", "photo.png", "--recipe", "bad.png"],
+    "visualize": ["visualize", "--recipe", "bad.png"],
+    "inspect": ["inspect", "photo.png", "--recipe", "bad.png"],
+    "zoom": ["zoom", "photo.png", "--recipe", "bad/"],
+    "video": ["video", "frames", "--recipe", "bad/"],
+}
+
+
+@pytest.mark.parametrize("precision", [5, "float8"])
+@pytest.mark.parametrize("command", RECIPE_ARGS)
+def test_a_recipes_unknown_precision_is_refused_before_any_framework_loads(
+    command, precision, tmp_path
+):
+    recipe = json.dumps({"precision": precision})
+    info = PngImagePlugin.PngInfo()
+    info.add_text("kdream", recipe)
+    write_photo(tmp_path / "photo.png")
+    Image.open(tmp_path / "photo.png").save(tmp_path / "bad.png", pnginfo=info)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "recipe.json").write_text(recipe)
+    (tmp_path / "frames").mkdir()
+    write_photo(tmp_path / "frames" / "0001.png", size=(48, 64))
+    before = sorted(tmp_path.rglob("*"))
+    result = subprocess_with_imports(RECIPE_ARGS[command], tmp_path)
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
+    message = (
+        "kdream recipe's 'precision' must be one of float32, bfloat16, float16, auto "
+        f"(got {precision!r})"
+    )
+    assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
+    assert sorted(tmp_path.rglob("*")) == before
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()
                 if line.startswith("import time:")}  # fmt: skip
     assert not {name for name in imported if name.split(".")[0] in FRAMEWORKS}

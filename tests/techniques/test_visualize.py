@@ -383,3 +383,26 @@ def test_the_wrote_line_names_an_objective_as_written(tmp_path, capsys):
                  "--weights", "random", "--quiet", "-o", str(output)])  # fmt: skip
     assert code == 0
     assert f"wrote {output}: mixed3:1 + mixed3:2 - 0.5*mixed3:7, 80 px" in capsys.readouterr().out
+
+
+def test_an_objective_of_one_channel_is_that_channels_picture(tmp_path, capsys):
+    """``--objective L:C`` renders what ``--layer L --channel C`` (and the TUI) render, and
+    its recipe replays byte for byte; an objective of two channels is another picture."""
+    common = ["--size", "80", "--steps", "2", "--seed", "3", "--weights", "random", "--quiet"]
+    runs = {
+        "objective.png": ["--objective", " mixed3:5 "],
+        "channel.png": ["--layer", "mixed3", "--channel", "5"],
+        "two.png": ["--objective", "mixed3:5 + mixed3:9"],
+    }
+    for name, what in runs.items():
+        assert main(["visualize", *what, *common, "-o", str(tmp_path / name)]) == 0
+    assert f"wrote {tmp_path / 'objective.png'}: mixed3:5, 80 px" in capsys.readouterr().out
+    pixels = {name: np.asarray(Image.open(tmp_path / name)) for name in runs}
+    np.testing.assert_array_equal(pixels["objective.png"], pixels["channel.png"])
+    assert not np.array_equal(pixels["objective.png"], pixels["two.png"])
+    recorded = read_recipe(tmp_path / "objective.png")["visualize"]["objective"]
+    assert [term["kind"] for term in recorded] == ["channel_batch"]
+    again = tmp_path / "again.png"
+    assert main(["visualize", "--recipe", str(tmp_path / "objective.png"), "-o", str(again),
+                 "--quiet"]) == 0  # fmt: skip
+    assert again.read_bytes() == (tmp_path / "objective.png").read_bytes()

@@ -34,7 +34,7 @@ from kdream import recipe as recipe_parts
 from kdream.ascent.dreamer import DreamCancelled, Dreamer, Progress, cancel_requested
 from kdream.objectives.core import Objective
 from kdream.objectives.recipes import from_recipe as objective_from_recipe
-from kdream.objectives.text import parse_objective
+from kdream.objectives.text import visualisation_objective
 from kdream.objectives.visual import ChannelBatchTerm
 from kdream.pixels import resize, rgb_picture
 from kdream.techniques.visualize.settings import VisualizeSettings
@@ -85,10 +85,14 @@ class Visualizer:
         return settings.replace(size=int(fixed[0]) - grow)
 
     def objective(self, objective: Objective | str) -> Objective:
-        """``objective`` itself, or parsed from text (``"mixed4:97 - 0.5*mixed3:12"``)."""
+        """``objective`` itself, or parsed from text (``"mixed4:97 - 0.5*mixed3:12"``) as
+        every interface renders text (:func:`~kdream.objectives.text.visualisation_objective`:
+        a lone channel is :func:`~kdream.objectives.visual.single_channel`, so
+        ``--objective mixed4:97``, ``--layer mixed4 --channel 97`` and the TUI draw one
+        picture)."""
         if isinstance(objective, Objective):
             return objective
-        return parse_objective(objective, self.head_layer)
+        return visualisation_objective(objective, self.head_layer)
 
     def batch_size(self, objective: Objective, settings: VisualizeSettings) -> int:
         """Images rendered at once: a channel batch's channels, else ``settings.batch``."""
