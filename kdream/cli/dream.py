@@ -65,7 +65,7 @@ def run(args) -> int:
     check_ray_arguments(args)
     recipe = imageio.read_recipe(args.recipe) if args.recipe else None
     config = config_from_args(args, recipe_config(recipe))
-    max_side = args.max_side or (recipe or {}).get("max_side")
+    max_side = args.max_side or recipe_parts.max_side_of(recipe)
     sources = _input_sources(args.inputs, recipe)
     replace = args.force or args.resume  # --resume decides per file (kdream.io.folder)
     jobs = _plan_outputs(sources, args.output, replace, [args.guide] if args.guide else [])
@@ -137,7 +137,7 @@ def _unreadable_inputs(jobs) -> list[str]:
 def _input_sources(inputs: list[str], recipe: dict | None) -> list[str]:
     """Files to dream: given files, images inside given directories, or the sample."""
     if not inputs:
-        source = (recipe or {}).get("input", {}).get("source", imageio.SAMPLE_SOURCE)
+        source = recipe_parts.input_entry(recipe).get("source", imageio.SAMPLE_SOURCE)
         if source != imageio.SAMPLE_SOURCE and not Path(source).exists():
             raise UsageError(f"the recipe's input {source!r} is not here: give INPUT")
         return [source]
