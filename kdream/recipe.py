@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePath
 
 from kdream.config import PRECISIONS, DreamConfig
 
@@ -136,6 +137,9 @@ def _checked_precision(value) -> str | None:
 # --------------------------------------------------------------------------- reading
 # Every part of a recipe the rest of kdream reads, by name: a recipe that lacks a part
 # (or comes from a file with a part of the wrong type) gives the default, never a KeyError.
+
+SAMPLE_PREFIX = "sample:"
+"""How a recipe names a sample picture kdream ships (``sample:coffee.png``)."""
 
 WEIGHT_SOURCES = ("imagenet", "inception2015", "random")
 """Weights a recipe can name for a replay (a weights *file* is recorded by its hash only)."""
@@ -280,6 +284,13 @@ def with_parts(recipe: dict, **parts) -> dict:
 
 
 def with_input_source(recipe: dict, source: str, max_side: int | None) -> dict:
-    """``recipe`` naming what its picture was made from (a file name, never a path: a
-    recipe travels) and the ``--max-side`` it was downsized to."""
-    return with_parts(recipe, input={**input_entry(recipe), "source": source}, max_side=max_side)
+    """``recipe`` naming what its picture was made from and the ``--max-side`` it was
+    downsized to. ``source`` is a path or a sample's name; a recipe keeps the file name
+    only (never a path: a recipe travels), so the CLI and the TUI record the same input.
+
+    Example:
+        >>> with_input_source({}, "photos/cat.jpg", None)
+        {'input': {'source': 'cat.jpg'}, 'max_side': None}
+    """
+    name = source if source.startswith(SAMPLE_PREFIX) else PurePath(source).name
+    return with_parts(recipe, input={**input_entry(recipe), "source": name}, max_side=max_side)

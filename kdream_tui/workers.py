@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from textual.message import Message
 
+from kdream import recipe as recipe_parts
 from kdream.config import DreamConfig
 from kdream.io.images.saving import save_image
 from kdream.weights.sources import WeightsError
@@ -127,7 +128,11 @@ def run_dream(
             on_progress=ProgressReporter(post),
             cancel=cancel,
         )
-        recipe = dreamer.recipe(config, loaded.rgb.shape[:2], objective)
+        # Named as ``kdream dream`` names it (the file name, no --max-side in the TUI), so
+        # the CLI's replay of a saved dream writes the very same file.
+        recipe = recipe_parts.with_input_source(
+            dreamer.recipe(config, loaded.rgb.shape[:2], objective), loaded.source, None
+        )
         seconds = time.perf_counter() - started
         return DreamResult(rgb, loaded.alpha, loaded.source, config, recipe, seconds)
 
@@ -165,7 +170,7 @@ def run_visualisation(
         pictures = visualizer.render(
             objective, settings, on_progress=ProgressReporter(post), cancel=cancel
         )
-        recipe = visualizer.recipe(objective, settings)
+        recipe = visualizer.picture_recipe(objective, settings)
         rgb = visualizer.picture_of(objective, pictures)  # (H, W) for a gray network
         seconds = time.perf_counter() - started
         name = visualisation_name(objective_text)

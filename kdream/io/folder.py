@@ -152,8 +152,7 @@ def _file_recipe(dreamer, settings: FolderDream, source: str, image_hw, objectiv
     """The recipe the output will carry: the same wherever the file is dreamed (the input
     is named by its file name, never by a path or a machine)."""
     recipe = dreamer.recipe(settings.config, image_hw, objective)
-    name = source if source == SAMPLE_SOURCE else Path(source).name
-    return recipe_parts.with_input_source(recipe, name, settings.max_side)
+    return recipe_parts.with_input_source(recipe, source, settings.max_side)
 
 
 def _made_by(output: Path, recipe: dict, force: bool) -> bool:

@@ -411,7 +411,14 @@ def test_dream_then_save_embeds_the_panel_recipe(dreamer, tiny_png, tmp_path):
     assert (recipe["config"]["octaves"], recipe["config"]["steps"]) == (1, 2)
     assert (recipe["config"]["seed"], recipe["config"]["step_size"]) == (7, 0.02)
     assert recipe["weights"]["source"] == "random"
-    assert recipe["input"] == {"height": 96, "width": 96}
+    # The input is named as `kdream dream` names it, so the command line's replay of the
+    # TUI's dream is the very same file.
+    assert recipe["input"] == {"height": 96, "width": 96, "source": "tiny.png"}
+    assert recipe["max_side"] is None
+    replay = tmp_path / "replay.png"
+    command = ["dream", str(tiny_png), "--recipe", str(output), "-o", str(replay), "--quiet"]
+    assert main(command) == 0
+    assert replay.read_bytes() == output.read_bytes()
 
 
 def test_cancel_stops_the_dream_and_saves_nothing(dreamer, tiny_png, tmp_path, monkeypatch):
@@ -760,6 +767,11 @@ def test_visualise_mode_grows_a_channel_from_noise_and_saves_its_recipe(dreamer,
     assert main(command) == 0
     with Image.open(cli) as from_cli, Image.open(saved_path) as from_tui:
         np.testing.assert_array_equal(np.asarray(from_cli), np.asarray(from_tui))
+    # And the command line's replay of the TUI's picture is the very same file.
+    replay = tmp_path / "replay.png"
+    assert main(["visualize", "--recipe", str(saved_path), "--weights", "random", "--quiet",
+                 "-o", str(replay)]) == 0  # fmt: skip
+    assert replay.read_bytes() == saved_path.read_bytes()
 
 
 def test_visualise_mode_works_on_a_gray_model(tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kdream.io.images.messages import describe, input_error, reason_of
+from kdream.recipe import SAMPLE_PREFIX
 
 # Refuse anything larger before decoding: 1e8 pixels is ~400 MB as RGBA, far beyond what a
 # dream needs, and a small file declaring a huge canvas must not make us allocate it.
@@ -31,7 +32,7 @@ MAX_PIXELS = 100_000_000
 SAMPLE_NAME = "coffee.png"
 
 
-SAMPLE_SOURCE = f"sample:{SAMPLE_NAME}"
+SAMPLE_SOURCE = f"{SAMPLE_PREFIX}{SAMPLE_NAME}"
 
 
 # Formats we are willing to parse. Restricting Image.open keeps exotic plugins (EPS runs

@@ -252,6 +252,18 @@ class Visualizer:
             entry["from"] = start.to_recipe()
         return {**self.dreamer.provenance(), "visualize": entry}
 
+    def picture_recipe(self, objective, settings: VisualizeSettings, start=None, cell_px=None):
+        """The recipe a saved picture or sheet carries: :meth:`recipe` and the sheet's cell
+        size (a lone picture's: its size). ``kdream visualize`` and the TUI save it, so the
+        replay of either's picture writes the same file.
+
+        Example:
+            >>> visualizer.picture_recipe("mixed4:97", settings)["sheet"]  # doctest: +SKIP
+            {'cell': 224}
+        """
+        recipe = self.recipe(objective, settings, start)
+        return recipe_parts.with_parts(recipe, sheet={"cell": cell_px or settings.size})
+
 
 def settings_from_recipe(recipe: dict) -> tuple[Objective, VisualizeSettings]:
     """The objective and settings of a visualisation recipe, checked as data.
