@@ -861,6 +861,13 @@ def test_a_guide_picked_in_the_tui_guides_the_dream_and_its_recipe(dreamer, tiny
     assert objective == guided_objective(reference, dreamer.config_for(config))
     again = dreamer.dream(tiny_image(), config, objective=objective)
     np.testing.assert_array_equal(again, guided.rgb)
+    # Saved as the TUI saves it, the command line's replay is the very same file.
+    saved, replay = tmp_path / "guided.png", tmp_path / "replay.png"
+    save_image(saved, guided.rgb, guided.alpha, recipe=guided.recipe)
+    command = ["dream", str(tiny_png), "--recipe", str(saved), "--guide", str(guide_path),
+               "-o", str(replay), "--quiet"]  # fmt: skip
+    assert main(command) == 0
+    assert replay.read_bytes() == saved.read_bytes()
 
 
 # --------------------------------------------------------------------------- the preview
