@@ -103,6 +103,28 @@ def timed_child(
     return {"seconds": seconds, "peak_mib": peak, "stderr": finished.stderr}
 
 
+def interleaved_info(runs: dict[str, list[dict]], extra: dict | None = None) -> dict:
+    """``extra_info["interleaved"]``: compare.py makes each variant a row paired with the
+    benchmark's own (the yardstick's) median; ``extra`` adds facts per variant."""
+    return {
+        variant: {
+            "seconds": [r["seconds"] for r in timed],
+            "median": statistics.median(r["seconds"] for r in timed),
+            "process_peak_mib": max(r["peak_mib"] for r in timed),
+            **(extra or {}).get(variant, {}),
+        }
+        for variant, timed in runs.items()
+    }
+
+
+def peer_or_skip() -> tuple[str, str]:
+    """(TensorFlow's interpreter, the 2015 weights file) for a run of the shared peer."""
+    python, weights = tutorial_python(), weights_file()
+    if python is None or shared_peer() is None or weights is None:
+        pytest.skip(f"the shared peer needs TensorFlow, its script ({SHARED_PEER_ENV}) and weights")
+    return python, weights
+
+
 def kdream_command(
     photo: Path, output: Path, settings, precision: str, weights, one_step: bool = False
 ) -> list[str]:
@@ -219,31 +241,12 @@ def test_whole_process(benchmark, settings, tmp_path_factory, yardstick):
     benchmark.extra_info.update(
         process_peak_mib=max(r["peak_mib"] for r in tutorial_runs),
         objective_gain=gains["tf-tutorial"],
-        interleaved={
-            f"kdream {precision}": {
-                "seconds": [r["seconds"] for r in runs[precision]],
-                "median": statistics.median(r["seconds"] for r in runs[precision]),
-                "process_peak_mib": max(r["peak_mib"] for r in runs[precision]),
-                "objective_gain": gains[precision],
-                "precision": precision,
-            }
-            for precision in precisions
-        },
+        interleaved=interleaved_info(
+            {f"kdream {precision}": runs[precision] for precision in precisions},
+            {f"kdream {p}": {"objective_gain": gains[p], "precision": p} for p in precisions},
+        ),
     )
     assert all(np.isfinite(list(gains.values())))
-
-
-def interleaved_info(runs: dict[str, list[dict]]) -> dict:
-    """``extra_info["interleaved"]``: compare.py makes each entry a row paired with the
-    benchmark's own (the peer's) median."""
-    return {
-        variant: {
-            "seconds": [r["seconds"] for r in timed],
-            "median": statistics.median(r["seconds"] for r in timed),
-            "process_peak_mib": max(r["peak_mib"] for r in timed),
-        }
-        for variant, timed in runs.items()
-    }
 
 
 @pytest.mark.benchmark(group="whole process")
@@ -251,9 +254,7 @@ def test_startup_against_peer(benchmark, settings, tmp_path):
     """Start-up as a user meets it: a one-step process (1 octave, 1 step, the same photo
     and tiles) at kdream's defaults, interleaved with the shared peer doing the same.
     Everything before the first step (import, build, weights, trace) dominates both."""
-    python, weights = tutorial_python(), weights_file()
-    if python is None or shared_peer() is None or weights is None:
-        pytest.skip(f"the shared peer needs TensorFlow, its script ({SHARED_PEER_ENV}) and weights")
+    python, weights = peer_or_skip()
     photo = write_photo(tmp_path, settings.whole_side)
     kdream = kdream_command(
         photo, tmp_path / "kdream.png", settings, resolve("auto"), weights, one_step=True
@@ -286,9 +287,7 @@ def test_missing_photo_against_peer(benchmark, settings, tmp_path):
     """A mistake as a user meets it: a photo that is not there. kdream answers in one
     line before any framework loads; the peer finds out when it opens the photo, after
     TensorFlow and the network. Interleaved, whole processes."""
-    python, weights = tutorial_python(), weights_file()
-    if python is None or shared_peer() is None or weights is None:
-        pytest.skip(f"the shared peer needs TensorFlow, its script ({SHARED_PEER_ENV}) and weights")
+    python, weights = peer_or_skip()
     missing = tmp_path / "missing.jpg"
     kdream = kdream_command(missing, tmp_path / "kdream.png", settings, "auto", weights)
     peer = shared_peer_command(python, missing, tmp_path / "peer.png", settings, weights)

@@ -123,7 +123,7 @@ def run_zoom(args) -> int:
     input_path = args.input or recorded_input(replayed)
     loaded = imageio.load_image(input_path) if input_path else imageio.load_sample()
     photo, _ = fit_max_side(loaded.rgb, None, max_side)
-    source = Path(input_path).name if input_path else imageio.SAMPLE_SOURCE
+    source = input_path or imageio.SAMPLE_SOURCE  # the recipe keeps its file name
     plan = _plan(args, Path(input_path or "sample").stem + "_zoom.mp4")
     config = config_from_args(args, _base_config(replayed, ZOOM_RECIPE))
     _check_names_then_load_keras(args, replayed, config)
@@ -154,8 +154,7 @@ def run_video(args) -> int:
 
     dreamer = _dreamer(args, replayed)
     first = next(video_io.read_frames(args.input, 0, max_side))
-    source = Path(args.input).name
-    recipe = _run_recipe(dreamer, config, first.shape[:2], source, max_side, motion, "video")
+    recipe = _run_recipe(dreamer, config, first.shape[:2], args.input, max_side, motion, "video")
     frame_count, starts = _shots(args.input, max_side, motion.cuts, info.frame_count)
     motion_part = {**recipe_parts.section(recipe, "motion"), "frames": frame_count,
                    "shots": starts}  # fmt: skip

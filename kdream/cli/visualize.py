@@ -171,8 +171,9 @@ def _write(args, output, inputs, importance_path, visualizer, objective, setting
     titles = cell_titles(objective, len(pictures))
     if pick is not None:  # one picture of a batch render (an atlas' channel)
         pictures, titles = pictures[pick : pick + 1], titles[pick : pick + 1]
-    recipe_out = visualizer.picture_recipe(objective, settings, photo, cell)
-    if pick is not None:  # one picture, as the atlas saved it: no sheet
+    if pick is None:
+        recipe_out = visualizer.picture_recipe(objective, settings, photo, cell)
+    else:  # one picture, as the atlas saved it: no sheet
         recipe_out = recipe_parts.with_parts(
             visualizer.recipe(objective, settings, photo), pick={"picture": pick}
         )
