@@ -45,11 +45,14 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
     pairs = _foldable_pairs(model)
     if not pairs:
         return model
-    normalisations = {id(norm) for norm in pairs.values()}
+    convolutions = {id(pairs[id(layer)]): layer for layer in model.layers if id(layer) in pairs}
 
     def replace(layer):
-        if id(layer) in normalisations:
-            return FoldedAway(name=layer.name)
+        if id(layer) in convolutions:
+            # In the convolution's precision: a float32 identity behind a bfloat16
+            # convolution made Keras cast every activation to float32 and back (both ways
+            # exact, so no pixel changes), ~20% of a bfloat16 step on TensorFlow.
+            return FoldedAway(name=layer.name, dtype=convolutions[id(layer)].dtype_policy)
         if id(layer) in pairs:
             return _folded_convolution(layer, pairs[id(layer)])
         return layer
