@@ -31,6 +31,8 @@ from kdream.models.extractor import FeatureExtractor
 from kdream.objectives.core import PIXELS, Objective
 
 NORMALISE_EPSILON = 1e-8
+MAX_DEVICE_CONSTANTS = 256
+"""Update constants (kernels per sigma, step sizes) a step keeps on the device."""
 
 
 def draw_shift(rng: np.random.Generator, image_hw, config: DreamConfig) -> tuple[int, int]:
@@ -73,6 +75,7 @@ class AscentStep:
         # Smaller images or tiles would crash the network or collapse the deepest layer.
         self.min_side = extractor.min_side()
         self._functions = {}
+        self._constants = {}
         self._forward = None
 
     def __call__(
@@ -97,14 +100,23 @@ class AscentStep:
         if adam is not None:
             return adam.step(image, gradient, step_size), ops.mean(values)
         radius = kernel_radius(config.smoothing) if config.smoothing > 0 else 0
-        kernels = cascade_kernels(sigma, radius) if radius else np.zeros((1, 1), "float32")
         new_image = self._updater(radius, laplacian_levels(config.normalize))(
             image,
             gradient,
-            ops.convert_to_tensor(kernels),
-            ops.convert_to_tensor(np.float32(step_size)),
+            self._on_device(("kernels", float(sigma), radius), _kernels, sigma, radius),
+            self._on_device(("step size", float(step_size)), np.float32, step_size),
         )
         return new_image, ops.mean(values)
+
+    def _on_device(self, key, make, *args):
+        """A constant of the update, copied to the device once: every octave repeats the
+        same sigmas, and on a GPU each copy from ordinary host memory waits for the
+        device to finish the work queued before it (torch), stalling the step."""
+        if key not in self._constants:
+            if len(self._constants) >= MAX_DEVICE_CONSTANTS:  # a long session's old recipes
+                self._constants.clear()
+            self._constants[key] = ops.convert_to_tensor(make(*args))
+        return self._constants[key]
 
     def image_gradient(self, image, shift, config: DreamConfig, data=None):
         """Per-tile objective values and the raw gradient of the whole image (H, W, 3).
@@ -273,6 +285,11 @@ def _pixel_adam():
         return ops.clip(image, -1.0, 1.0), first, second
 
     return backend.compile_function(pixel_adam, any_size=True)
+
+
+def _kernels(sigma: float, radius: int) -> np.ndarray:
+    """The smoothing cascade's kernels for ``sigma`` (a placeholder without smoothing)."""
+    return cascade_kernels(sigma, radius) if radius else np.zeros((1, 1), "float32")
 
 
 def _negate(shift):

@@ -129,7 +129,7 @@ def run_zoom(args) -> int:
     _check_names_then_load_keras(args, replayed, config)
     from kdream.techniques.motion.sequence import zoom_frames
 
-    dreamer = _dreamer(args, replayed)
+    dreamer = _dreamer(args, replayed, config.layer_names)
     recipe = _run_recipe(dreamer, config, photo.shape[:2], source, max_side, motion, "zoom")
     start, last = plan.prepare(recipe, args.resume)
     frames = zoom_frames(dreamer, photo, motion, config, start, last, plan.cancel)
@@ -152,7 +152,7 @@ def run_video(args) -> int:
     _check_names_then_load_keras(args, replayed, config)
     from kdream.techniques.motion.sequence import video_frames
 
-    dreamer = _dreamer(args, replayed)
+    dreamer = _dreamer(args, replayed, config.layer_names)
     first = next(video_io.read_frames(args.input, 0, max_side))
     recipe = _run_recipe(dreamer, config, first.shape[:2], args.input, max_side, motion, "video")
     frame_count, starts = _shots(args.input, max_side, motion.cuts, info.frame_count)
@@ -251,11 +251,11 @@ def _network(args, recipe: dict | None = None) -> tuple:
     return weights, model, input_range, precision
 
 
-def _dreamer(args, recipe: dict | None = None):
+def _dreamer(args, recipe: dict | None, layers: tuple[str, ...]):
     from kdream.ascent.dreamer import Dreamer
 
     weights, model, input_range, precision = _network(args, recipe)
-    dreamer = Dreamer(weights, model, input_range, precision=precision)
+    dreamer = Dreamer(weights, model, input_range, precision, layers)
     check_recipe_model(recipe, dreamer)
     warn_if_recipe_differs(recipe, dreamer, args.quiet)
     return dreamer

@@ -113,7 +113,8 @@ def run(args) -> int:
     content, styles = content.reference(), [style.reference() for style in styles]
     weights = args.weights or recipe_weights(recipe)
     precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
-    dreamer = Dreamer(weights, model, input_range, precision=precision)
+    read = layers if all(layers) else None  # an empty name: the model's own choice
+    dreamer = Dreamer(weights, model, input_range, precision, read)
     check_recipe_model(recipe, dreamer)
     warn_if_recipe_differs(recipe, dreamer, args.quiet)
     transfer = StyleTransfer(dreamer, config)

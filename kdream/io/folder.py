@@ -82,7 +82,15 @@ class FolderDream:
         """The network, loaded once per process (an own ``.keras`` file in safe mode)."""
         from kdream.ascent.dreamer import Dreamer
 
-        return Dreamer(self.weights, self.model, self.input_range, precision=self.precision)
+        return Dreamer(
+            self.weights, self.model, self.input_range, self.precision, self.layers_read()
+        )
+
+    def layers_read(self) -> tuple[str, ...]:
+        """The layers the run reads (its network may end after the deepest of them)."""
+        if self.objective is not None:
+            return self.objective.layer_names
+        return self.config.layer_names
 
     def objective_for(self, dreamer):
         """The run's objective on ``dreamer``'s model: with ``--guide``, the recorded guide

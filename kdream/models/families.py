@@ -35,6 +35,7 @@ def family_spec(name: str) -> ModelSpec:
         default_layers=dict(family.default_layers),
         mapping=family_mapping(family.preprocessing),
         min_input_side=family.min_input_side,
+        build_reaching=_build_inception_reaching if name == zoo.DEFAULT_FAMILY else None,
     )
 
 
@@ -46,6 +47,27 @@ def _load_family_weights(name: str, model: keras.Model, weights) -> object:
         load_into(model, resolved)
         return resolved
     return load_family_weights(name, model, weights)
+
+
+def _build_inception_reaching(weights, layers: tuple[str, ...]) -> tuple[keras.Model, object]:
+    """InceptionV3 ending at the deepest of ``layers`` when they are all ``mixed`` blocks.
+
+    Every layer built before a block feeds it (each block is a cut of the network), so
+    the network is the whole one's first layers, in the same order: a ``.weights.h5``
+    file (matched by that order) and the random weights (drawn in that order) fill them
+    with the whole network's values. Other layers and weights get the whole network.
+    """
+    resolved = weights if isinstance(weights, ResolvedWeights) else resolve_weights(str(weights))
+    blocks = list(zoo.FAMILIES[zoo.DEFAULT_FAMILY].layers)  # mixed0..mixed10, in order
+    by_order = resolved.source == "random" or (
+        resolved.path is not None and resolved.path.name.endswith(".weights.h5")
+    )
+    deepest = None
+    if by_order and layers and set(layers) <= set(blocks):
+        deepest = max(layers, key=blocks.index)
+    model = new_family_network(zoo.DEFAULT_FAMILY, up_to=deepest)
+    load_into(model, resolved)
+    return model, resolved
 
 
 def bare_inception() -> keras.Model:

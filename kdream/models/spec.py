@@ -48,13 +48,23 @@ class ModelSpec:
     file: pathlib.Path | None = None
     sha256: str | None = None
     input_range: tuple[float, float] | None = None
+    build_reaching: Callable[[object, tuple[str, ...]], tuple[keras.Model, object]] | None = None
+    """``(weights, layers) -> (network, resolved weights)``: the network only as deep as
+    ``layers`` reach, where that is the whole network's first layers with the same weights
+    (None: always whole)."""
 
     @property
     def display_name(self) -> str:
         return self.file.name if self.file else zoo.FAMILIES[self.name].builder
 
-    def build(self, weights="auto") -> tuple[keras.Model, object]:
-        """The network with weights loaded, and the resolved weights (for the recipe)."""
+    def build(self, weights="auto", layers=()) -> tuple[keras.Model, object]:
+        """The network with weights loaded, and the resolved weights (for the recipe).
+
+        ``layers``: the layers the runs will read, when known; the network may then end
+        after the deepest of them (see ``build_reaching``), which builds and loads faster.
+        """
+        if layers and self.build_reaching is not None:
+            return self.build_reaching(weights, tuple(layers))
         model = self.build_network()
         return model, self.load_weights(model, weights)
 

@@ -147,3 +147,27 @@ def test_a_channel_past_the_layer_is_one_clear_error(dreamer):
 
     with pytest.raises(ValueError, match=r"mixed4 has 768 channels \(0..767\); got 9999"):
         dreamer.dream(photo(80, 96), SMALL, objective=channel("mixed4", [3, 9999]))
+
+
+def test_a_step_uploads_its_update_constants_once(dreamer, monkeypatch):
+    """The smoothing kernels and the step size go to the device once per value: on a GPU
+    each upload from ordinary host memory waits for the work queued before it."""
+    import keras
+
+    image = photo()
+    dreamer.dream(image, SMALL)  # the first dream uploads every octave's sigmas once
+    uploads = []
+    convert = keras.ops.convert_to_tensor
+
+    def counting(value, *args, **kwargs):
+        if isinstance(value, (np.ndarray, np.floating)) and value.dtype == np.float32:
+            uploads.append(np.shape(value))
+        return convert(value, *args, **kwargs)
+
+    monkeypatch.setattr(keras.ops, "convert_to_tensor", counting)
+    picture = dreamer.dream(image, SMALL)
+    # What is left: each octave's starting image, uploaded once.
+    starts = [size + (3,) for size in dreamer.octave_sizes((120, 150), SMALL)]
+    assert sorted(uploads) == sorted(starts)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(picture, dreamer.dream(image, SMALL))

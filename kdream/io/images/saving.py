@@ -62,10 +62,16 @@ def _build_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str) -> Image.I
     return Image.fromarray(with_alpha, mode="LA" if gray else "RGBA")
 
 
+PNG_COMPRESS_LEVEL = 1
+"""zlib effort for PNG outputs (Pillow: 0-9, default 6)."""
+
+
 def _save_options(fmt: str, recipe_text: str | None) -> dict:
     """Pillow ``save`` keyword arguments for a format, carrying the recipe if any."""
     if fmt == "PNG":
-        options: dict = {}
+        # zlib level 1, as OpenCV writes PNGs: a 1024² dream in 0.09 s instead of Pillow's
+        # default 6 (0.41 s, a noticeable share of a short run) for a file ~8% larger.
+        options: dict = {"compress_level": PNG_COMPRESS_LEVEL}
         if recipe_text is not None:
             info = PngImagePlugin.PngInfo()
             info.add_itxt(RECIPE_KEY, recipe_text)
