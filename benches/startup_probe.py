@@ -35,16 +35,17 @@ def main(argv=None) -> dict:
 
     import kdream
     from kdream import DreamConfig, weights
-    from kdream.network.build import new_inception
+    from kdream.network.build import new_family_network
 
     phase("import")
-    network = new_inception()
+    config = DreamConfig()
+    # As the CLI builds it for the default recipe: only as deep as mixed5.
+    network = new_family_network("inceptionv3", up_to="mixed5")
     phase("build")
     weights.load_into(network, weights.resolve_weights(args.weights))
     phase("weights")
-    dreamer = kdream.Dreamer(weights=args.weights)  # the same again, as the CLI builds it
+    dreamer = kdream.Dreamer(weights=args.weights, layers=config.layer_names)  # the same again
     clock = time.perf_counter()
-    config = DreamConfig()
     step = dreamer.ascent_step(config)
     phase("extractor")
     rng = np.random.default_rng(0)
