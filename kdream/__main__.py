@@ -1,8 +1,6 @@
 """``python -m kdream`` is the ``kdream`` command."""
 
-import sys
-
-from kdream.cli.main import main
+from kdream.cli.main import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
