@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import os
 import sys
 import threading
@@ -48,9 +49,13 @@ CHECKS_FIRST = (
 )  # fmt: skip
 """Commands that check files, parameters and layer names before any framework loads."""
 
+GC_ALLOCATIONS = 20_000
+"""Net container allocations between two young-generation collections in a command."""
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``kdream`` console script; returns the exit code."""
+    """Run the command ``argv`` names; returns the exit code (:func:`run` is the console
+    script: it also exits)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
         argv.insert(0, "dream")  # `kdream photo.jpg` means `kdream dream photo.jpg`
@@ -83,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> NoReturn:
     """The ``kdream`` console script and ``python -m kdream``: :func:`main`, then a quick
     exit (see :func:`exit_quickly`). Call :func:`main` to get the code back instead."""
+    # A command allocates hundreds of thousands of long-lived objects while a framework
+    # imports and the network is built: at Python's default threshold (a collection every
+    # 700 allocations) a TensorFlow dream ran ~750 collections, 0.45 s of serial start-up;
+    # every 20,000 it runs ~25 (0.16 s). Cycles (torch's pytree closures) are still
+    # collected, and the step collects them itself where they hold tensors.
+    gc.set_threshold(GC_ALLOCATIONS, 10, 10)
     exit_quickly(main())
 
 
