@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import keras
 
-from kdream.network.folding import FoldedAway
 from kdream.network.layers import LinearPart
 
 _DATA_FORMAT_LAYERS = (
@@ -39,7 +38,6 @@ _ELEMENTWISE_LAYERS = (
     keras.layers.Activation,
     keras.layers.ReLU,
     keras.layers.Add,
-    FoldedAway,
 )
 
 

@@ -11,7 +11,7 @@ from keras import ops
 
 from kdream import backend
 from kdream.models.families import build_inception
-from kdream.network.folding import FoldedAway, fold_batch_norms
+from kdream.network.folding import fold_batch_norms
 from kdream.network.layers import pre_activation_output
 
 
@@ -55,8 +55,8 @@ def test_folded_network_gives_the_same_values_and_gradients(inception, pre_activ
     plain = keras.Model(inception.input, outputs)
     folded = fold_batch_norms(plain)
     normalisations = count(plain, keras.layers.BatchNormalization)
-    assert count(folded, FoldedAway) == normalisations - 1  # all but conv2d_5's
-    assert count(folded, keras.layers.BatchNormalization) == 1
+    assert count(folded, keras.layers.BatchNormalization) == 1  # all but conv2d_5's folded
+    assert len(folded.layers) == len(plain.layers) - (normalisations - 1)  # nothing in their place
     images = np.random.default_rng(3).uniform(-1, 1, (2, 83, 90, 3)).astype("float32")
     for expected, actual in zip(plain(images), folded(images)):
         expected, actual = ops.convert_to_numpy(expected), ops.convert_to_numpy(actual)
@@ -86,7 +86,8 @@ def test_only_normalisations_after_a_linear_convolution_fold():
         )
     folded = fold_batch_norms(model)
     kinds = {layer.name: type(layer) for layer in folded.layers}
-    assert kinds["after_linear"] is FoldedAway
+    assert "after_linear" not in kinds  # folded into "linear", which now has a bias
+    assert kinds["linear"] is keras.layers.Conv2D and folded.get_layer("linear").use_bias
     assert kinds["after_relu"] is keras.layers.BatchNormalization  # the ReLU sits between
     assert kinds["after_add"] is keras.layers.BatchNormalization  # not after a convolution
     assert folded.get_layer("relu") is model.get_layer("relu")  # unchanged layers are shared
@@ -105,9 +106,10 @@ def test_a_network_without_normalisations_comes_back_as_it_is():
     assert fold_batch_norms(model) is model
 
 
-def test_a_folded_normalisation_passes_on_the_convolutions_precision():
-    """Behind a bfloat16 convolution the identity left by a fold stays bfloat16: in float32
-    it made Keras cast every activation to float32 and back (a fifth of a step)."""
+def test_a_folded_normalisation_leaves_the_convolutions_precision():
+    """Behind a bfloat16 convolution the layer after a folded normalisation reads the
+    convolution's bfloat16 output directly: a float32 layer in between made Keras cast
+    every activation to float32 and back (a fifth of a step)."""
     from kdream.network.precision import building_in
 
     with building_in("bfloat16"):
@@ -116,9 +118,12 @@ def test_a_folded_normalisation_passes_on_the_convolutions_precision():
         normalised = keras.layers.BatchNormalization(name="after_linear")(linear)
         model = keras.Model(inputs, keras.layers.Activation("relu", name="relu")(normalised))
     folded = fold_batch_norms(model)  # outside the policy's scope, as kdream folds
-    identity = folded.get_layer("after_linear")
-    assert type(identity) is FoldedAway
-    assert identity.compute_dtype == "bfloat16"
-    assert identity.output.dtype == folded.get_layer("linear").output.dtype == "bfloat16"
+    assert [type(layer).__name__ for layer in folded.layers] == [
+        "InputLayer",
+        "Conv2D",
+        "Activation",
+    ]
+    assert folded.get_layer("relu").input.dtype == folded.get_layer("linear").output.dtype
+    assert folded.get_layer("linear").output.dtype == "bfloat16"
     images = np.random.default_rng(2).uniform(-1, 1, (1, 12, 12, 3)).astype("float32")
     assert keras.backend.standardize_dtype(folded(images).dtype) == "bfloat16"
