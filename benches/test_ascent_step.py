@@ -1,4 +1,4 @@
-"""One gradient-ascent step (default layers mixed3 + mixed5, 512 tiles, tile_batch 2)
+"""One gradient-ascent step (default layers mixed3 + mixed5, 512 tiles, the default tile_batch)
 at growing image sizes, and the naive baseline at the same sizes.
 
 A step is roll -> tiles -> forward + input gradient -> paste -> smoothing ->
