@@ -22,6 +22,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 ENV_HOME = "KDREAM_HOME"
+PREPARED_FOLDER = "prepared"
+"""Inside the cache folder: networks kept in the form a dream runs them
+(:mod:`kdream.models.prepared`)."""
+PREPARED_KEPT = 8
+"""Prepared networks kept: a few recipes' networks on each backend, ~5-20 MB each."""
 
 
 def cache_dir() -> pathlib.Path:

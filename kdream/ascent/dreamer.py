@@ -20,9 +20,10 @@ from kdream import backend
 from kdream.ascent.octaves import next_octave_image, octave_sizes
 from kdream.ascent.step import PIXELS, Adam, AscentStep, draw_shift, sigma_at
 from kdream.config import DreamConfig
+from kdream.models import prepared
 from kdream.models.extractor import FeatureExtractor
 from kdream.models.factory import model_spec
-from kdream.models.families import check_channel_indices
+from kdream.models.families import check_channel_count
 from kdream.models.spec import ModelSpec
 from kdream.network.precision import building_in
 from kdream.network.precision import resolve as resolve_precision
@@ -95,19 +96,51 @@ class Dreamer:
         self.spec = model_spec(model, input_range)
         self.precision = self._precision_for(precision)
         """float32, bfloat16 or float16 (``auto`` resolved for this machine)."""
-        layers = tuple(name for name in layers or () if name != PIXELS)
-        with building_in(self.precision):
-            self.model, self.weights = self.spec.build(weights, layers)
-        self._partial = not set(self.spec.catalogue) <= {layer.name for layer in self.model.layers}
+        self._layers = tuple(name for name in layers or () if name != PIXELS)
+        self._model = None
+        self._partial = True
         self._ascent_steps: dict[Objective, AscentStep] = {}
+        if self._layers and self.spec.resolve_weights is not None:
+            # Built on first use: a prepared extractor (kdream.models.prepared) spares a
+            # dream building the network, loading its weights and folding it.
+            self.weights = self.spec.resolve_weights(weights)
+        else:
+            self._build(weights, self._layers)
+
+    @property
+    def model(self):
+        """The network with its weights, ending after the deepest layer the runs were said
+        to read (the whole one otherwise); built on first use."""
+        if self._model is None:
+            self._build(self.weights, self._layers)
+        return self._model
+
+    def _build(self, weights, layers) -> None:
+        with building_in(self.precision):
+            self._model, self.weights = self.spec.build(weights, layers)
+        known = {layer.name for layer in self._model.layers}
+        self._partial = not set(self.spec.catalogue) <= known
 
     def _network_reaching(self, layer_names) -> None:
         """Rebuild the whole network when it was built for shallower layers than these."""
         known = {layer.name for layer in self.model.layers}
         if self._partial and not set(layer_names) <= known:
+            self._build(self.weights, ())
+
+    def _extractor_for(self, layer_names) -> FeatureExtractor:
+        """The network cut after ``layer_names`` in its fast form: a prepared one when the
+        cache has it, else cut from :attr:`model` (and kept for the next process)."""
+        key = prepared.entry_key(self.spec, self.weights, layer_names, self.precision)
+        if key is not None:
             with building_in(self.precision):
-                self.model, _ = self.spec.build(self.weights)
-            self._partial = False
+                extractor = prepared.load_extractor(key, self.spec, self.weights, layer_names)
+            if extractor is not None:
+                return extractor
+        self._network_reaching(layer_names)
+        extractor = FeatureExtractor.build(layer_names, base=self.model, spec=self.spec)
+        if key is not None:
+            prepared.save_extractor(key, extractor)
+        return extractor
 
     def _precision_for(self, precision: str) -> str:
         resolved = resolve_precision(precision)
@@ -130,9 +163,8 @@ class Dreamer:
             objective = from_config(self.config_for(objective))
         if objective not in self._ascent_steps:
             network_layers = [name for name in objective.layer_names if name != PIXELS]
-            self._network_reaching(network_layers)
-            extractor = FeatureExtractor.build(network_layers, base=self.model, spec=self.spec)
-            _check_channels(objective, self.model)
+            extractor = self._extractor_for(network_layers)
+            _check_channels(objective, extractor)
             self._ascent_steps[objective] = AscentStep(extractor, objective)
         return self._ascent_steps[objective]
 
@@ -265,10 +297,13 @@ class Dreamer:
         return recipe
 
 
-def _check_channels(objective: Objective, model) -> None:
+def _check_channels(objective: Objective, extractor: FeatureExtractor) -> None:
     """Channel indices past a layer's channel count: one clear error, not a graph error."""
+    counts = extractor.channel_counts()
     for term in objective.terms:
-        check_channel_indices(model, term.layer, getattr(term, "channels", None))
+        indices = getattr(term, "channels", None)
+        if indices and term.layer in counts:
+            check_channel_count(term.layer, counts[term.layer], indices)
 
 
 def cancel_requested(cancel) -> bool:

@@ -85,6 +85,11 @@ class FeatureExtractor:
         outputs = self.model(images, training=False)
         return dict(zip(self.layer_names, as_list(outputs)))
 
+    def channel_counts(self) -> dict[str, int]:
+        """{layer name: channels} of the requested layers."""
+        outputs = as_list(self.model.outputs)
+        return {name: int(out.shape[-1]) for name, out in zip(self.layer_names, outputs)}
+
     def spatial_size(self, image_hw: tuple[int, int]) -> dict[str, tuple[int, int]]:
         """Spatial extent (h, w) of each requested layer for an image of ``image_hw``."""
         return spatial_size(self.model, self.layer_names, image_hw)

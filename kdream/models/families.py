@@ -36,14 +36,13 @@ def family_spec(name: str) -> ModelSpec:
         mapping=family_mapping(family.preprocessing),
         min_input_side=family.min_input_side,
         build_reaching=_build_inception_reaching if name == zoo.DEFAULT_FAMILY else None,
+        resolve_weights=_resolved if name == zoo.DEFAULT_FAMILY else None,
     )
 
 
 def _load_family_weights(name: str, model: keras.Model, weights) -> object:
     if name == zoo.DEFAULT_FAMILY:  # InceptionV3 has the 2015 weights and the auto chain
-        resolved = weights
-        if not isinstance(weights, ResolvedWeights):
-            resolved = resolve_weights(str(weights))
+        resolved = _resolved(weights)
         load_into(model, resolved)
         return resolved
     return load_family_weights(name, model, weights)
@@ -57,7 +56,7 @@ def _build_inception_reaching(weights, layers: tuple[str, ...]) -> tuple[keras.M
     file (matched by that order) and the random weights (drawn in that order) fill them
     with the whole network's values. Other layers and weights get the whole network.
     """
-    resolved = weights if isinstance(weights, ResolvedWeights) else resolve_weights(str(weights))
+    resolved = _resolved(weights)
     blocks = list(zoo.FAMILIES[zoo.DEFAULT_FAMILY].layers)  # mixed0..mixed10, in order
     by_order = resolved.source == "random" or (
         resolved.path is not None and resolved.path.name.endswith(".weights.h5")
@@ -68,6 +67,11 @@ def _build_inception_reaching(weights, layers: tuple[str, ...]) -> tuple[keras.M
     model = new_family_network(zoo.DEFAULT_FAMILY, up_to=deepest)
     load_into(model, resolved)
     return model, resolved
+
+
+def _resolved(weights) -> ResolvedWeights:
+    """A ``--weights`` value as InceptionV3's weights (fetched if need be), or as given."""
+    return weights if isinstance(weights, ResolvedWeights) else resolve_weights(str(weights))
 
 
 def bare_inception() -> keras.Model:
@@ -114,9 +118,19 @@ def check_channel_indices(model: keras.Model, layer: str, indices) -> None:
         >>> check_channel_indices(bare_inception(), "mixed4", [97, 900])  # doctest: +SKIP
         ValueError: channels: mixed4 has 768 channels (0..767); got 900
     """
-    if not indices:
-        return
-    count = int(model.get_layer(layer).output.shape[-1])
+    if indices:
+        check_channel_count(layer, int(model.get_layer(layer).output.shape[-1]), indices)
+
+
+def check_channel_count(layer: str, count: int, indices) -> None:
+    """:func:`check_channel_indices` for a layer whose channel count is known.
+
+    Example:
+        >>> check_channel_count("mixed4", 768, [97, 900])
+        Traceback (most recent call last):
+        ...
+        ValueError: channels: mixed4 has 768 channels (0..767); got 900
+    """
     too_big = [index for index in indices if index >= count]
     if too_big:
         raise ValueError(channel_range_message(layer, count, too_big))

@@ -52,6 +52,9 @@ class ModelSpec:
     """``(weights, layers) -> (network, resolved weights)``: the network only as deep as
     ``layers`` reach, where that is the whole network's first layers with the same weights
     (None: always whole)."""
+    resolve_weights: Callable[[object], object] | None = None
+    """``weights -> resolved weights`` without building anything, for a spec with
+    ``build_reaching`` (its network can then be built when first needed)."""
 
     @property
     def display_name(self) -> str:

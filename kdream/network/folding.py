@@ -16,6 +16,12 @@ InceptionResNetV2, MobileNetV2 and EfficientNetB0 have such pairs. Any other nor
 folded weights are computed from the network's weights when the model is rebuilt, so
 the network must hold its final weights by then (kdream loads them first).
 
+When the normalisation's only reader is a ReLU ``Activation`` (InceptionV3's
+conv-norm-ReLU blocks) and its output is not one of the model's, the ReLU moves into
+the folded convolution too (``activation="relu"``): the same operations, one Keras
+layer fewer per block, which every rebuild and every trace paid for (50 of the 115
+layers of InceptionV3 to mixed5).
+
 Example:
     >>> folded = fold_batch_norms(extractor_model)  # doctest: +SKIP
     >>> np.allclose(folded(images), extractor_model(images), atol=1e-4)  # doctest: +SKIP
@@ -40,12 +46,13 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
     pairs = _foldable_pairs(model)
     if not pairs:
         return model
-    folded_away = {id(norm) for norm in pairs.values()}
+    rectifiers = _rectifiers_after(model, pairs)
+    folded_away = {id(norm) for norm in pairs.values()} | {id(r) for r in rectifiers.values()}
 
     def replace(layer):
         if id(layer) in pairs:
-            return _folded_convolution(layer, pairs[id(layer)])
-        return layer  # a folded normalisation too: it is never called (below)
+            return _folded_convolution(layer, pairs[id(layer)], id(layer) in rectifiers)
+        return layer  # a folded normalisation or ReLU too: it is never called (below)
 
     def call(layer, *args, **kwargs):
         if id(layer) in folded_away:
@@ -70,6 +77,26 @@ def _foldable_pairs(model: keras.Model) -> dict[int, keras.layers.Layer]:
     return pairs
 
 
+def _rectifiers_after(model: keras.Model, pairs) -> dict[int, keras.layers.Layer]:
+    """{id(convolution): the ReLU ``Activation`` that alone reads its normalisation}, for
+    the pairs whose normalised (pre-ReLU) values nothing else needs."""
+    exposed = {id(tensor) for tensor in model.outputs}
+    in_model = {id(layer) for layer in model.layers}
+    rectifiers = {}
+    for conv_id, norm in pairs.items():
+        if id(norm.output) in exposed or len(norm._outbound_nodes) != 1:
+            continue
+        reader = norm._outbound_nodes[0].operation
+        if (
+            type(reader) is keras.layers.Activation  # exact type, as for the convolution
+            and keras.activations.serialize(reader.activation) == "relu"
+            and id(reader) in in_model
+            and len(reader._inbound_nodes) == 1
+        ):
+            rectifiers[conv_id] = reader
+    return rectifiers
+
+
 def _foldable_convolution(layer) -> bool:
     return (
         type(layer) is keras.layers.Conv2D  # exact type: a subclass may compute otherwise
@@ -84,8 +111,9 @@ def _channel_axis(norm) -> bool:
     return axis in (-1, len(norm.input.shape) - 1)
 
 
-def _folded_convolution(conv, norm) -> keras.layers.Conv2D:
-    """A ``Conv2D`` computing ``norm(conv(x))``: kernel scaled per output channel, a bias."""
+def _folded_convolution(conv, norm, rectified: bool = False) -> keras.layers.Conv2D:
+    """A ``Conv2D`` computing ``norm(conv(x))`` (``relu(norm(conv(x)))`` when
+    ``rectified``): kernel scaled per output channel, a bias."""
     scale = 1.0 / np.sqrt(_value(norm.moving_variance) + norm.epsilon)
     if norm.scale:
         scale = scale * _value(norm.gamma)
@@ -96,6 +124,14 @@ def _folded_convolution(conv, norm) -> keras.layers.Conv2D:
         shift = shift + _value(conv.bias) * scale
     config = conv.get_config()
     config["use_bias"] = True
+    if rectified:
+        config["activation"] = "relu"
+    policy = conv.dtype_policy
+    if policy.compute_dtype != policy.variable_dtype:
+        # A mixed policy casts each float32 weight to the compute dtype in every call
+        # (100 casts a step and in the trace for InceptionV3 to mixed5): the folded
+        # weights are stored in that dtype instead, the same values rounded once.
+        config["dtype"] = policy.compute_dtype
     folded = keras.layers.Conv2D.from_config(config)
     folded.build(conv.input.shape)
     kernel = _value(conv.kernel) * scale  # the output channel is the kernel's last axis

@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="kdream")
 class PaddedValidConv2D(keras.layers.Conv2D):
     """``Conv2D(padding="valid")`` computed with ``stride`` rows/columns of high-side
     zero padding, then cropped to the valid output (the padding only adds outputs)."""
@@ -46,6 +47,7 @@ class PaddedValidConv2D(keras.layers.Conv2D):
         return outputs[:, :out_h, :out_w]
 
 
+@keras.saving.register_keras_serializable(package="kdream")
 class SlicedMaxPooling2D(keras.layers.MaxPooling2D):
     """Valid max pooling as a maximum of strided slices: rows first, then columns."""
 
@@ -56,6 +58,7 @@ class SlicedMaxPooling2D(keras.layers.MaxPooling2D):
         return _window_reduce(rows, 2, self.pool_size[1], self.strides[1], ops.maximum)
 
 
+@keras.saving.register_keras_serializable(package="kdream")
 class SlicedAveragePooling2D(keras.layers.AveragePooling2D):
     """Stride-1 ``"same"`` average pooling as shifted sums of a zero-padded input,
     divided by how many real pixels each window holds (padding is not counted)."""

@@ -6,7 +6,7 @@ import os
 import pathlib
 from typing import Any
 
-from kdream._files import ENV_HOME, cache_dir, file_hash
+from kdream._files import ENV_HOME, PREPARED_FOLDER, PREPARED_KEPT, cache_dir, file_hash
 from kdream.weights import imagenet
 from kdream.weights.cache import entry_path, entry_status, read_manifest
 from kdream.weights.resolve import describe_auto
@@ -29,8 +29,18 @@ def cache_info() -> list[str]:
     if "inception2015" not in entries:
         lines.append("inception2015: not cached (`kdream weights fetch inception2015`)")
     lines.extend(_imagenet_lines())
+    lines.append(_prepared_line(home))
     lines.append(f"auto picks: {describe_auto()}")
     return lines
+
+
+def _prepared_line(home: pathlib.Path) -> str:
+    folder = home / PREPARED_FOLDER
+    sizes = [path.stat().st_size for path in folder.glob("*.npz")] if folder.is_dir() else []
+    return (
+        f"prepared networks: {len(sizes)} in {folder} ({size_text(sum(sizes))}; "
+        f"the {PREPARED_KEPT} last used are kept, each remade when missing)"
+    )
 
 
 def _entry_lines(home: pathlib.Path, source: str, entry: Any) -> list[str]:
