@@ -44,8 +44,9 @@ FOLDER = PREPARED_FOLDER
 """Where entries live, inside kdream's cache folder."""
 KEPT_ENTRIES = PREPARED_KEPT
 FORMAT = 1
-_NETWORK_CODE = ("network", "models")
-"""kdream's packages whose source shapes a prepared network (part of every key)."""
+_NETWORK_CODE = ("network", "models", "weights")
+"""kdream's packages whose source shapes a prepared network and its values (random
+weights have no sha256: the code that draws them names them); part of every key."""
 
 
 def entry_key(spec: ModelSpec, resolved, layer_names, precision: str) -> str | None:
@@ -155,8 +156,8 @@ def _trim(folder: pathlib.Path) -> None:
 
 @functools.cache
 def _code_digest() -> str:
-    """sha256 over the source of the packages that build and rewrite networks: an edited
-    kdream (its version unchanged) never reads an entry the old code made."""
+    """sha256 over the source of the packages that build, fill and rewrite networks: an
+    edited kdream (its version unchanged) never reads an entry the old code made."""
     root = pathlib.Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for package in _NETWORK_CODE:
