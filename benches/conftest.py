@@ -9,6 +9,11 @@ from __future__ import annotations
 import os
 import platform
 
+# kdream before Keras: it sets the defaults TensorFlow reads when it loads (its oneDNN
+# kernels), so the in-process benchmarks time what `kdream` commands run.
+import kdream  # noqa: F401
+
+# isort: split
 import keras
 import pytest
 

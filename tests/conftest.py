@@ -5,6 +5,11 @@ from __future__ import annotations
 import importlib.util
 import os
 
+# kdream before Keras: it sets the defaults TensorFlow reads when it loads (its oneDNN
+# kernels), so this process runs the kernels the CLI's processes run.
+import kdream  # noqa: F401
+
+# isort: split
 import keras
 import numpy as np
 import pytest
@@ -18,6 +23,8 @@ collect_ignore = [] if os.environ.get("KDREAM_CROSSBACKEND_DIR") else ["crossbac
 # (TensorFlow and torch never share an environment).
 if importlib.util.find_spec("torch") is None:
     collect_ignore.append("weights/test_torchscript_crosscheck.py")
+if importlib.util.find_spec("tensorflow") is None:
+    collect_ignore.append("backend/test_tensorflow_kernels.py")
 
 
 def pytest_report_header(config):

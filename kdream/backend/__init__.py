@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 
 from kdream.backend import memory
 from kdream.backend.common import (
+    ONEDNN_ENV,
     SYSTEM_ALLOCATOR_ENV,
     TRACES,
     TraceCounter,
+    framework_environment,
     import_keras_quietly,
     name,
     set_framework_defaults,
@@ -29,9 +31,11 @@ if TYPE_CHECKING:
     import keras
 
 __all__ = [
+    "ONEDNN_ENV",
     "SYSTEM_ALLOCATOR_ENV",
     "TRACES",
     "TraceCounter",
+    "framework_environment",
     "active",
     "compile_function",
     "has_gpu",

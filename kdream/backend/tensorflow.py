@@ -3,12 +3,14 @@ trace for images of any size."""
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
 from collections.abc import Callable
 
 import tensorflow as tf
 
-from kdream.backend.common import SYSTEM_ALLOCATOR_ENV, images_of
+from kdream.backend.common import ONEDNN_ENV, SYSTEM_ALLOCATOR_ENV, images_of
 
 
 def on_gpu() -> bool:
@@ -72,7 +74,31 @@ def _tensor_spec(argument, size_free: bool):
     return tf.TensorSpec(shape, tf.as_dtype(argument.dtype))
 
 
+def onednn_enabled() -> bool:
+    """Whether this process's TensorFlow runs oneDNN's kernels (fixed when it loaded)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+@functools.cache
+def warn_if_kernels_differ() -> None:
+    """Once per process: TensorFlow loaded before kdream set its oneDNN default, so its
+    kernels (and so the last bits of a picture) differ from the CLI's and a replay's."""
+    wanted = os.environ.get(ONEDNN_ENV, "").lower() in ("1", "true")
+    if wanted and not onednn_enabled():
+        warnings.warn(
+            "TensorFlow was imported before kdream, so it runs without oneDNN's kernels: "
+            "slower, and pictures differ in the last bits from the CLI's. Import kdream "
+            f"first, or set {ONEDNN_ENV}=1 before TensorFlow loads.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def input_gradient(model, objective_of_outputs, counter, prepare):
+    warn_if_kernels_differ()
+
     def gradient(inputs, *data):
         counter.tick()
         # Only the input is watched: a tape that also watches the weights the network

@@ -42,7 +42,7 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 # Variables that change which backend, cache, device or thread count a dream gets.
 ENVIRONMENT = (
     "KERAS_BACKEND", "KERAS_HOME", "KDREAM_HOME", "KDREAM_WEIGHTS", "CUDA_VISIBLE_DEVICES",
-    "KERAS_TORCH_DEVICE", "XLA_FLAGS", "OMP_NUM_THREADS",
+    "KERAS_TORCH_DEVICE", "XLA_FLAGS", "OMP_NUM_THREADS", "TF_ENABLE_ONEDNN_OPTS",
 )  # fmt: skip
 
 

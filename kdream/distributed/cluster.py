@@ -120,12 +120,16 @@ def start_actors(ray, actor_class, count: int, gpus_per_worker: float, *args) ->
     runs again) and the call it was running is retried there: no file is lost."""
     import keras
 
+    from kdream import backend
+
     remote = ray.remote(
         num_cpus=1,
         num_gpus=gpus_per_worker,
         max_restarts=-1,
         max_task_retries=-1,
     )(actor_class)
-    # The workers compute on this process's backend: the same backend gives the same pixels.
-    environment = {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}
+    # The workers compute on this process's backend, with its kernels: the same backend
+    # gives the same pixels.
+    variables = {"KERAS_BACKEND": keras.backend.backend(), **backend.framework_environment()}
+    environment = {"env_vars": variables}
     return [remote.options(runtime_env=environment).remote(*args) for _ in range(count)]

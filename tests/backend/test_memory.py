@@ -57,12 +57,13 @@ def test_tensorflow_pooling_its_memory_is_not_trimmed(releases, monkeypatch):
     assert releases["trim"] == (1 if backend.name() == "torch" else 0)
 
 
+@pytest.mark.parametrize("variable", [backend.SYSTEM_ALLOCATOR_ENV, backend.ONEDNN_ENV])
 @pytest.mark.parametrize("preset", [None, "0"])
-def test_importing_kdream_sets_the_allocator_default_and_keeps_the_users(preset):
-    env = {k: v for k, v in os.environ.items() if k != backend.SYSTEM_ALLOCATOR_ENV}
+def test_importing_kdream_sets_tensorflow_defaults_and_keeps_the_users(variable, preset):
+    env = {k: v for k, v in os.environ.items() if k != variable}
     if preset is not None:
-        env[backend.SYSTEM_ALLOCATOR_ENV] = preset
-    code = "import os, kdream; print(os.environ['TF_ONEDNN_USE_SYSTEM_ALLOCATOR'])"
+        env[variable] = preset
+    code = f"import os, kdream; print(os.environ[{variable!r}])"
     shown = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
