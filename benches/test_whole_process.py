@@ -34,8 +34,9 @@ import keras
 import numpy as np
 import pytest
 
+from benches import USER_ENVIRONMENT
 from benches.recording import measure
-from kdream import DreamConfig, Dreamer
+from kdream import DreamConfig, Dreamer, backend
 from kdream.io.images.loading import load_image, load_sample
 from kdream.network.precision import resolve
 from kdream.pixels import resize as resize_rgb
@@ -91,7 +92,7 @@ def timed_child(
     peak_file = folder / f"{tag}.peak"
     python, *arguments = command
     full = [python, str(BENCHES / "peak_of.py"), str(peak_file), *arguments]
-    child_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    child_env = {**(env or os.environ), "TF_CPP_MIN_LOG_LEVEL": "2"}
     started = time.perf_counter()
     finished = subprocess.run(
         full, cwd=folder, env=child_env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S
@@ -115,6 +116,15 @@ def interleaved_info(runs: dict[str, list[dict]], extra: dict | None = None) -> 
         }
         for variant, timed in runs.items()
     }
+
+
+def peer_environment() -> dict[str, str]:
+    """A peer runs as a user runs it: on TensorFlow with TensorFlow's own defaults, not the
+    ones kdream set in this process (oneDNN's kernels on every x86 CPU), unless the user
+    had set them before the suite started."""
+    kdream_set = set(backend.framework_environment()) - set(USER_ENVIRONMENT)
+    kept = {key: value for key, value in os.environ.items() if key not in kdream_set}
+    return {**kept, "KERAS_BACKEND": "tensorflow"}
 
 
 def peer_or_skip() -> tuple[str, str]:
@@ -197,7 +207,6 @@ def test_whole_process(benchmark, settings, tmp_path_factory, yardstick):
     outputs["tf-tutorial"] = folder / "tutorial.png"
     runs: dict[str, list[dict]] = {p: [] for p in precisions}
     tutorial_runs: list[dict] = []
-    keras_tf = {"KERAS_BACKEND": "tensorflow"}
 
     def kdream_runs(record: bool):
         for precision in precisions:
@@ -211,7 +220,7 @@ def test_whole_process(benchmark, settings, tmp_path_factory, yardstick):
             command = shared_peer_command(python, photo, outputs["tf-tutorial"], settings, weights)
         else:
             command = tutorial_command(python, photo, outputs["tf-tutorial"], settings, weights)
-        tutorial_runs.append(timed_child(command, folder, "tutorial", keras_tf))
+        tutorial_runs.append(timed_child(command, folder, "tutorial", peer_environment()))
 
     kdream_runs(record=False)  # warm-up: disk cache, JAX's persistent compilation cache
     tutorial()
@@ -268,7 +277,7 @@ def test_startup_against_peer(benchmark, settings, tmp_path):
 
     measure(
         benchmark,
-        lambda: timed_child(peer, tmp_path, "peer", {"KERAS_BACKEND": "tensorflow"}),
+        lambda: timed_child(peer, tmp_path, "peer", peer_environment()),
         case=f"start-up: a one-step process ({settings.whole_side}², 1 octave, 1 step, tile 512)",
         variant="shared peer",
         setup=kdream_run,
@@ -301,7 +310,7 @@ def test_missing_photo_against_peer(benchmark, settings, tmp_path):
 
     def peer_run():
         # The peer has no check of its own: Pillow's FileNotFoundError ends it (exit 1).
-        timed_child(peer, tmp_path, "peer", {"KERAS_BACKEND": "tensorflow"}, exit_code=1)
+        timed_child(peer, tmp_path, "peer", peer_environment(), exit_code=1)
 
     measure(
         benchmark,
