@@ -85,8 +85,7 @@ def onednn_enabled() -> bool:
 def warn_if_kernels_differ() -> None:
     """Once per process: TensorFlow loaded before kdream set its oneDNN default, so its
     kernels (and so the last bits of a picture) differ from the CLI's and a replay's."""
-    wanted = os.environ.get(ONEDNN_ENV, "").lower() in ("1", "true")
-    if wanted and not onednn_enabled():
+    if _switched_on(ONEDNN_ENV) and not onednn_enabled():
         warnings.warn(
             "TensorFlow was imported before kdream, so it runs without oneDNN's kernels: "
             "slower, and pictures differ in the last bits from the CLI's. Import kdream "
@@ -137,4 +136,9 @@ def roll_shift(shift: tuple[int, int]):
 def host_tensors_from_malloc(tensor) -> bool:
     """With the system allocator, CPU tensors come from ``malloc``."""
     on_cpu = "CPU" in (tensor.device or "CPU:0").upper()
-    return on_cpu and os.environ.get(SYSTEM_ALLOCATOR_ENV, "").lower() in ("1", "true")
+    return on_cpu and _switched_on(SYSTEM_ALLOCATOR_ENV)
+
+
+def _switched_on(variable: str) -> bool:
+    """TensorFlow's reading of a boolean environment variable."""
+    return os.environ.get(variable, "").lower() in ("1", "true")
