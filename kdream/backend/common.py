@@ -88,6 +88,27 @@ TRACES = TraceCounter()
 """Process-wide trace counter, read by tests and benchmarks."""
 
 
+def caller_stacklevel() -> int:
+    """``warnings.warn``'s ``stacklevel`` that names the first line outside kdream (and
+    outside the framework that called back into it), so a warning raised deep in a trace
+    points at the user's call. Python 3.12's ``skip_file_prefixes`` does this; kdream
+    supports 3.10."""
+    inside = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
+    inside += tuple(_package_folder(name) for name in ("keras", "tensorflow", "jax", "torch"))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    # ``warnings.warn`` counts its caller as level 1: one more than the frames walked.
+    return level
+
+
+def _package_folder(name: str) -> str:
+    """Where an imported package lives, or a prefix no file has."""
+    module = sys.modules.get(name)
+    folder = os.path.dirname(getattr(module, "__file__", None) or "") if module else ""
+    return folder + os.sep if folder else "\0"
+
+
 def images_of(inputs, data, prepare):
     """What the network sees: the differentiated inputs, or ``prepare(inputs, *data)``."""
     return inputs if prepare is None else prepare(inputs, *data)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from kdream.backend.common import ONEDNN_ENV, SYSTEM_ALLOCATOR_ENV, images_of
+from kdream.backend.common import ONEDNN_ENV, SYSTEM_ALLOCATOR_ENV, caller_stacklevel, images_of
 
 
 def on_gpu() -> bool:
@@ -91,7 +91,7 @@ def warn_if_kernels_differ() -> None:
             "slower, and pictures differ in the last bits from the CLI's. Import kdream "
             f"first, or set {ONEDNN_ENV}=1 before TensorFlow loads.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 

@@ -33,12 +33,14 @@ def test_tensorflow_runs_onednn_kernels_unless_the_user_says_not(preset):
 
 
 LATE = (
-    "import warnings, tensorflow, kdream\n"
+    "import warnings, tensorflow, kdream, keras\n"
     "from kdream.backend import tensorflow as kernels\n"
+    "model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])\n"
     "with warnings.catch_warnings(record=True) as caught:\n"
     "    warnings.simplefilter('always')\n"
-    "    kernels.warn_if_kernels_differ()\n"
-    "print(kernels.onednn_enabled(), [str(w.message) for w in caught])"
+    "    kdream.backend.input_gradient(model, lambda out: keras.ops.mean(out, axis=(1, 2, 3)))\n"
+    "where = [(w.filename, w.lineno) for w in caught]\n"
+    "print(kernels.onednn_enabled(), where, [str(w.message) for w in caught])"
 )
 
 
@@ -49,10 +51,13 @@ def test_a_tensorflow_imported_before_kdream_is_named_when_its_kernels_differ():
     shown = subprocess.run(
         [sys.executable, "-c", LATE], env=env, capture_output=True, text=True, check=True
     )
-    enabled, messages = shown.stdout.strip().splitlines()[-1].split(" ", 1)
+    enabled, rest = shown.stdout.strip().splitlines()[-1].split(" ", 1)
+    where, messages = rest.split("] ", 1)
     if enabled == "True":
         assert messages == "[]"
     else:
+        # The warning names the user's line (line 6 of the script), not kdream's.
+        assert where == "[('<string>', 6)"
         assert "TensorFlow was imported before kdream" in messages
         assert f"set {backend.ONEDNN_ENV}=1 before TensorFlow loads" in messages
 
