@@ -64,9 +64,9 @@ class ModelHolder:
                 from kdream.ascent.dreamer import Dreamer
 
                 # Build before replacing: weights that fail to load keep the old model.
-                self._dreamer = Dreamer(
-                    weights=weights, model=self._model, precision=self.precision
-                )
+                dreamer = Dreamer(weights=weights, model=self._model, precision=self.precision)
+                dreamer.model  # noqa: B018  (built here: a Dreamer builds on first use)
+                self._dreamer = dreamer
                 self.precision = self._dreamer.precision  # "auto", resolved for this machine
                 self._weights = weights
                 self._channels = None

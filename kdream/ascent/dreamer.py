@@ -72,7 +72,8 @@ class Dreamer:
     (default), ``bfloat16``, ``float16`` or ``auto`` (see :mod:`kdream.precision`).
     ``layers``, when the runs' layers are known (a recipe's), lets the network end after
     the deepest of them: a faster start, the same pictures; a run that reads deeper
-    layers later gets the whole network then.
+    layers later gets the whole network then. A built-in network is built (or its cut
+    read from the prepared cache) on first use, not here.
     Compiled steps are cached per objective and image shape, so a
     second image of the same size starts at full speed.
 
@@ -100,9 +101,10 @@ class Dreamer:
         self._model = None
         self._partial = True
         self._ascent_steps: dict[Objective, AscentStep] = {}
-        if self._layers and self.spec.resolve_weights is not None:
+        if self.spec.resolve_weights is not None:
             # Built on first use: a prepared extractor (kdream.models.prepared) spares a
-            # dream building the network, loading its weights and folding it.
+            # dream or a visualisation building the network, loading its weights and
+            # folding it.
             self.weights = self.spec.resolve_weights(weights)
         else:
             self._build(weights, self._layers)
@@ -127,20 +129,40 @@ class Dreamer:
         if self._partial and not set(layer_names) <= known:
             self._build(self.weights, ())
 
-    def _extractor_for(self, layer_names) -> FeatureExtractor:
+    def extractor_for(self, layer_names, pre_activation: bool = False) -> FeatureExtractor:
         """The network cut after ``layer_names`` in its fast form: a prepared one when the
-        cache has it, else cut from :attr:`model` (and kept for the next process)."""
-        key = prepared.entry_key(self.spec, self.weights, layer_names, self.precision)
+        cache has it, else cut from the network (and kept for the next process).
+
+        Where the runs' layers were not given, the network is built only as deep as these
+        layers reach, for this cut alone: :attr:`model` stays the whole network.
+        ``pre_activation``: see :meth:`FeatureExtractor.build`.
+        """
+        key = prepared.entry_key(
+            self.spec, self.weights, layer_names, self.precision, pre_activation
+        )
         if key is not None:
             with building_in(self.precision):
                 extractor = prepared.load_extractor(key, self.spec, self.weights, layer_names)
             if extractor is not None:
                 return extractor
-        self._network_reaching(layer_names)
-        extractor = FeatureExtractor.build(layer_names, base=self.model, spec=self.spec)
+        extractor = FeatureExtractor.build(
+            layer_names,
+            base=self._network_for(layer_names),
+            spec=self.spec,
+            pre_activation=pre_activation,
+        )
         if key is not None:
             prepared.save_extractor(key, extractor)
         return extractor
+
+    def _network_for(self, layer_names):
+        """A network that has ``layer_names``: the one built, else one ending after them."""
+        if self._model is None and not self._layers and self.spec.build_reaching is not None:
+            with building_in(self.precision):
+                network, _ = self.spec.build(self.weights, layer_names)
+            return network
+        self._network_reaching(layer_names)
+        return self.model
 
     def _precision_for(self, precision: str) -> str:
         resolved = resolve_precision(precision)
@@ -163,7 +185,7 @@ class Dreamer:
             objective = from_config(self.config_for(objective))
         if objective not in self._ascent_steps:
             network_layers = [name for name in objective.layer_names if name != PIXELS]
-            extractor = self._extractor_for(network_layers)
+            extractor = self.extractor_for(network_layers)
             _check_channels(objective, extractor)
             self._ascent_steps[objective] = AscentStep(extractor, objective)
         return self._ascent_steps[objective]

@@ -49,10 +49,13 @@ _NETWORK_CODE = ("network", "models", "weights")
 weights have no sha256: the code that draws them names them); part of every key."""
 
 
-def entry_key(spec: ModelSpec, resolved, layer_names, precision: str) -> str | None:
+def entry_key(
+    spec: ModelSpec, resolved, layer_names, precision: str, pre_activation: bool = False
+) -> str | None:
     """The entry's name for this network, or None where none is kept: own ``.keras``
     models (they load from their file anyway), families built whole, and weights
-    without a sha256 to name them."""
+    without a sha256 to name them. ``pre_activation``: the layers' outputs before their
+    ReLUs (a visualisation's extractor, :class:`FeatureExtractor`)."""
     if spec.file is not None or spec.build_reaching is None or resolved is None:
         return None
     if resolved.source != "random" and not resolved.sha256:
@@ -69,6 +72,7 @@ def entry_key(spec: ModelSpec, resolved, layer_names, precision: str) -> str | N
         "weights": [resolved.source, resolved.sha256],
         "layers": list(layer_names),
         "precision": precision,
+        "pre_activation": pre_activation,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:40]
 

@@ -68,9 +68,10 @@ def test_every_input_of_the_network_names_another_entry():
         prepared.entry_key(spec, RANDOM, ("mixed1",), "float32"),
         prepared.entry_key(spec, RANDOM, ("mixed2", "mixed1"), "float32"),  # output order
         prepared.entry_key(spec, RANDOM, LAYERS, "bfloat16"),
+        prepared.entry_key(spec, RANDOM, LAYERS, "float32", pre_activation=True),
     ]
     assert base == prepared.entry_key(spec, RANDOM, LAYERS, "float32")
-    assert len({base, *changed}) == 5
+    assert len({base, *changed}) == 6
     unnamed = dataclasses.replace(RANDOM, source="file", sha256=None)
     assert prepared.entry_key(spec, unnamed, LAYERS, "float32") is None
     assert prepared.entry_key(family_spec("vgg16"), RANDOM, ("block1_conv1",), "float32") is None
@@ -122,3 +123,30 @@ def test_the_folder_keeps_the_most_recently_used_entries(home, monkeypatch):
         prepared.entry_key(spec, RANDOM, ("mixed0", "mixed1"), "float32"),
     }
     assert {path.stem for path in kept} == newest
+
+
+@pytest.mark.parametrize("pre_activation", [False, True])
+def test_a_visualisation_cuts_only_what_it_reads_and_next_time_reads_the_entry(
+    home, monkeypatch, pre_activation
+):
+    """A visualisation builds the network only as deep as its layers and keeps the cut:
+    the next process neither builds nor loads, and every path gives the picture of the
+    whole network."""
+    from kdream.techniques.visualize.render import Visualizer
+    from kdream.techniques.visualize.settings import VisualizeSettings
+
+    settings = VisualizeSettings(size=64, steps=2, pre_activation=pre_activation)
+    whole = Dreamer(weights="random")
+    assert len(whole.model.layers) > 250  # built whole before the visualisation's cut
+    monkeypatch.setenv("KDREAM_HOME", str(home.parent / "elsewhere"))
+    from_whole = Visualizer(dreamer=whole).render("mixed2:3", settings)
+    monkeypatch.setenv("KDREAM_HOME", str(home))
+
+    cut = Visualizer(weights="random")
+    first = cut.render("mixed2:3", settings)
+    assert cut.dreamer._model is None  # the cut was built for the step alone
+    assert len(entries(home)) == 1
+    refuse_building(monkeypatch)
+    again = Visualizer(weights="random").render("mixed2:3", settings)
+    assert np.array_equal(first, from_whole)
+    assert np.array_equal(again, from_whole)

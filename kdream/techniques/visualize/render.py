@@ -68,6 +68,8 @@ class Visualizer:
     @property
     def head_layer(self) -> str | None:
         """The output layer when the model ends in a classifier (non-spatial output)."""
+        if self.dreamer.spec.file is None:
+            return None  # the built-in families are built without their classifiers
         output = self.dreamer.model.output
         if isinstance(output, (list, tuple)) or len(output.shape) != 2:
             return None

@@ -20,9 +20,7 @@ import numpy as np
 from kdream import backend
 from kdream.ascent.adam import adam_ascent
 from kdream.ascent.dreamer import Dreamer
-from kdream.models.extractor import FeatureExtractor
-from kdream.models.families import check_channel_indices, check_layer_names
-from kdream.network.build import spatial_size
+from kdream.models.families import check_channel_count
 from kdream.objectives.core import Objective
 from kdream.objectives.visual import (
     CHANNEL_SELECTION,
@@ -46,14 +44,10 @@ class VisualizeStep:
         settings: VisualizeSettings,
         split: bool = False,
     ):
-        self.model = dreamer.model
         self.spec = dreamer.spec
-        self.extractor = FeatureExtractor.build(
-            objective.layer_names,
-            base=dreamer.model,
-            spec=dreamer.spec,
-            pre_activation=settings.pre_activation,
-        )
+        # A prepared extractor when the cache has one: the network is then neither built
+        # nor loaded (kdream.models.prepared); checks read the extractor, not the network.
+        self.extractor = dreamer.extractor_for(objective.layer_names, settings.pre_activation)
         param, transforms = settings.image_param(dreamer.spec.channels), settings.transforms
         self.base_count = len(param.bases())
         self.data_keys = objective.data_keys
@@ -106,15 +100,14 @@ class VisualizeStep:
             if key != CHANNEL_SELECTION:
                 raise ValueError(f"visualize: no data for objective input {key!r}")
             (term,) = [t for t in objective.terms if isinstance(t, ChannelBatchTerm)]
-            channels = int(self.model.get_layer(term.layer).output.shape[-1])
+            channels = self.extractor.channel_counts()[term.layer]
             rows = term.channels if len(term.channels) == count else term.channels * count
             data.append(channel_selection(rows, channels))
         return data
 
     def check(self, objective: Objective, input_hw, size: int) -> None:
-        """One clear error for a layer, channel, unit or position the model lacks, or an
-        image too small for its layers."""
-        check_layer_names(self.model, objective.layer_names, self.spec)
+        """One clear error for a channel, unit or position the model lacks, or an image
+        too small for its layers (a layer it lacks was named when the step was built)."""
         if self.spec.fixed_hw is not None and tuple(input_hw) != tuple(self.spec.fixed_hw):
             fitting = self.spec.fixed_hw[0] - (int(input_hw[0]) - size)
             raise ValueError(
@@ -130,12 +123,12 @@ class VisualizeStep:
             indices = list(getattr(term, "channels", None) or ())
             indices += [term.channel] if isinstance(term, NeuronTerm) else []
             indices += [term.unit] if isinstance(term, ClassTerm) else []
-            check_channel_indices(self.model, term.layer, indices)
+            check_channel_count(term.layer, self.extractor.channel_counts()[term.layer], indices)
             if isinstance(term, NeuronTerm):
                 self._check_position(term, input_hw)
 
     def _check_position(self, term: NeuronTerm, input_hw) -> None:
-        height, width = spatial_size(self.model, [term.layer], input_hw)[term.layer]
+        height, width = self.extractor.spatial_size(input_hw)[term.layer]
         if term.x >= width or term.y >= height:
             raise ValueError(
                 f"neuron: {term.layer} is {width}x{height} positions at this size; "
