@@ -77,7 +77,11 @@ def run(args) -> int:
 
     weights = args.weights or recipe_weights(recipe)
     precision = args.precision or recipe_parts.precision_of(recipe) or INTERFACE_DEFAULT
-    dreamer = Dreamer(weights, model, input_range, precision)
+    # A named filters layer needs the network only that deep; feature maps take the
+    # dream's cut (built to their layer, or read from the prepared cache).
+    dreamer = Dreamer(
+        weights, model, input_range, precision, layers=[filters_of] if filters_of else None
+    )
     check_recipe_model(recipe, dreamer)
     if filters_of is not None:
         layer = filters_of or first_convolution(dreamer.model)

@@ -17,7 +17,6 @@ import numpy as np
 from keras import ops
 
 from kdream.catalogue import unknown_layer_message
-from kdream.models.extractor import FeatureExtractor
 from kdream.pixels import to_model_range
 from kdream.techniques.sheets import normalised
 
@@ -39,7 +38,8 @@ class Panel:
 def feature_maps(dreamer, image: np.ndarray, layer: str, top: int = 32) -> list[Panel]:
     """The ``top`` most active channels of ``layer`` for ``image`` (by mean activation),
     strongest first, each map normalised to its own range."""
-    extractor = FeatureExtractor.build([layer], base=dreamer.model, spec=dreamer.spec)
+    # The dream's cut: built only as deep as ``layer`` (or read from the prepared cache).
+    extractor = dreamer.extractor_for([layer])
     pixels = to_model_range(dreamer.pixels_for_model(image))
     activations = extractor.activations(ops.convert_to_tensor(pixels[None]))[layer]
     maps = np.asarray(ops.convert_to_numpy(activations))[0]  # (h, w, channels)

@@ -150,3 +150,28 @@ def test_a_visualisation_cuts_only_what_it_reads_and_next_time_reads_the_entry(
     again = Visualizer(weights="random").render("mixed2:3", settings)
     assert np.array_equal(first, from_whole)
     assert np.array_equal(again, from_whole)
+
+
+def test_feature_maps_take_the_dreams_cut_and_next_time_read_the_entry(home, monkeypatch):
+    """``kdream inspect``'s feature maps: a cut as deep as the layer, kept for the next
+    process, with the maps of the whole network."""
+    from kdream.techniques.inspection import feature_maps
+
+    def maps(dreamer):
+        return [(p.channel, p.picture) for p in feature_maps(dreamer, PHOTO, "mixed2", top=4)]
+
+    whole = Dreamer(weights="random")
+    assert len(whole.model.layers) > 250
+    monkeypatch.setenv("KDREAM_HOME", str(home.parent / "elsewhere"))
+    from_whole = maps(whole)
+    monkeypatch.setenv("KDREAM_HOME", str(home))
+
+    cut = Dreamer(weights="random")
+    first = maps(cut)
+    assert cut._model is None
+    assert len(entries(home)) == 1
+    refuse_building(monkeypatch)
+    again = maps(Dreamer(weights="random"))
+    for panels in (first, again):
+        assert [c for c, _ in panels] == [c for c, _ in from_whole]
+        assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(panels, from_whole))
